@@ -1,0 +1,206 @@
+"""Checks across objects of a menu: references, reachability, loops, shadowing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .model import (
+    DEFERRED_ACTIONS,
+    SPECIAL_OPTIONS,
+    Context,
+    HangupRule,
+    Ivr,
+    JumpToContext,
+    Menu,
+    PlayDigits,
+    PlayDigitsFromVariable,
+    PlaySilence,
+    PlaySound,
+    QualityRate,
+    RecordDigits,
+    Rule,
+    SimpleTransfer,
+    TransferFromVariable,
+    TransferRule,
+    VoiceHelper,
+)
+from .problems import Path, Problem
+
+ENDS_OPTION = (TransferRule, SimpleTransfer, TransferFromVariable, HangupRule, JumpToContext)
+TAKES_TIME = (PlaySound, PlaySilence, PlayDigits, PlayDigitsFromVariable, RecordDigits, QualityRate, VoiceHelper)
+
+
+def check_menu(menu: Menu) -> list[Problem]:
+    problems = list(_unique_ids(menu))
+    known_sounds = {sound.id for sound in menu.sounds}
+    for i, ivr in enumerate(menu.ivrs):
+        problems.extend(check_ivr(ivr, ("ivrs", i), known_sounds))
+    return problems
+
+
+def _unique_ids(menu: Menu) -> Iterator[Problem]:
+    seen: set[int] = set()
+    for i, sound in enumerate(menu.sounds):
+        if sound.id in seen:
+            yield Problem(("sounds", i, "id"), f"sound id {sound.id} is used twice; ids must be unique")
+        seen.add(sound.id)
+    extensions: set[str] = set()
+    for i, ivr in enumerate(menu.ivrs):
+        if ivr.extension in extensions:
+            yield Problem(("ivrs", i, "extension"), f"extension {ivr.extension!r} has two ivrs; keep one")
+        extensions.add(ivr.extension)
+
+
+def check_ivr(ivr: Ivr, at: Path, known_sounds: set[int]) -> list[Problem]:
+    problems: list[Problem] = []
+    ids = [context.id for context in ivr.contexts]
+    for i, context in enumerate(ivr.contexts):
+        if ids.count(context.id) > 1 and ids.index(context.id) < i:
+            problems.append(Problem(at + ("contexts", i, "id"), f"context id {context.id} is used twice"))
+    if ivr.context(ivr.entry_context) is None:
+        problems.append(
+            Problem(
+                at + ("entry_context",),
+                f"entry_context {ivr.entry_context} names no context of this ivr; "
+                f"set it to one of {sorted(ids) or 'the ids of its contexts (none defined)'}",
+            )
+        )
+    if ivr.lifetime_exp_action == "transfer" and not ivr.lifetime_exp_transfer_dst:
+        problems.append(
+            Problem(
+                at + ("lifetime_exp_transfer_dst",),
+                "lifetime_exp_action is transfer but no lifetime_exp_transfer_dst is set",
+            )
+        )
+    if ivr.vm_enabled:
+        problems.append(
+            Problem(at + ("vm_enabled",), "voicemail is not run by this release; ignored", "warning")
+        )
+    for i, context in enumerate(ivr.contexts):
+        problems.extend(_check_context(ivr, context, at + ("contexts", i), known_sounds))
+    problems.extend(_unreachable(ivr, at))
+    problems.extend(_silent_loops(ivr, at))
+    return problems
+
+
+def _check_context(ivr: Ivr, context: Context, at: Path, known_sounds: set[int]) -> Iterator[Problem]:
+    for key in context.digit_options:
+        if len(key) > context.digit_len:
+            yield Problem(
+                at + ("options", key),
+                f"option {key!r} has {len(key)} digits but digit_len is {context.digit_len}, "
+                "so it can never be reached; raise digit_len or shorten the option",
+            )
+        elif context.allow_any_dial and len(key) == context.digit_len:
+            yield Problem(
+                at + ("options", key),
+                f"option {key!r} shadows the internal number {key} for direct dial "
+                "(options win over allow_any_dial)",
+                "warning",
+            )
+    for key, rules in context.options.items():
+        yield from _check_rules(ivr, rules, at + ("options", key), known_sounds)
+
+
+def _check_rules(ivr: Ivr, rules: tuple[Rule, ...], at: Path, known_sounds: set[int]) -> Iterator[Problem]:
+    ended_at: int | None = None
+    for j, rule in enumerate(rules):
+        here = at + (j,)
+        if ended_at is not None:
+            yield Problem(here, f"never runs: rule {ended_at} ({rules[ended_at].action}) ends the option", "warning")
+        for field, sound_id in _sound_refs(rule):
+            if sound_id not in known_sounds:
+                yield Problem(
+                    here + (field,),
+                    f"sound {sound_id} is not in sounds; add it there or use one of {sorted(known_sounds)}",
+                )
+        if isinstance(rule, JumpToContext):
+            yield from _check_jump(ivr, rule, here)
+        if rule.action in DEFERRED_ACTIONS:
+            yield Problem(
+                here, f"action {rule.action} is not run by this release; the call skips it", "warning"
+            )
+        if isinstance(rule, ENDS_OPTION) and ended_at is None:
+            ended_at = j
+
+
+def _sound_refs(rule: Rule) -> Iterator[tuple[str, int]]:
+    if isinstance(rule, (PlaySound, QualityRate, VoiceHelper)):
+        yield "sound", rule.sound
+    elif isinstance(rule, RecordDigits) and rule.record_digits_sound is not None:
+        yield "record_digits_sound", rule.record_digits_sound
+
+
+def _check_jump(ivr: Ivr, rule: JumpToContext, at: Path) -> Iterator[Problem]:
+    target = ivr.context(rule.context)
+    if target is None:
+        yield Problem(
+            at + ("context",),
+            f"jump_to_context targets context {rule.context}, which this ivr does not have; "
+            f"use one of {sorted(c.id for c in ivr.contexts)}",
+        )
+    elif rule.context_option not in SPECIAL_OPTIONS and rule.context_option not in target.options:
+        yield Problem(
+            at + ("context_option",),
+            f"context {rule.context} has no option {rule.context_option!r}; "
+            f"use start, timeout, invalid or one of {list(target.digit_options)}",
+        )
+
+
+def _jumps(context: Context) -> Iterator[tuple[str, JumpToContext]]:
+    for key, rules in context.options.items():
+        for rule in rules:
+            if isinstance(rule, JumpToContext):
+                yield key, rule
+
+
+def _unreachable(ivr: Ivr, at: Path) -> Iterator[Problem]:
+    reached = {ivr.entry_context}
+    todo = [ivr.entry_context]
+    while todo:
+        context = ivr.context(todo.pop())
+        if context is None:
+            continue
+        for _, jump in _jumps(context):
+            if jump.context not in reached:
+                reached.add(jump.context)
+                todo.append(jump.context)
+    for i, context in enumerate(ivr.contexts):
+        if context.id not in reached:
+            yield Problem(
+                at + ("contexts", i),
+                f"context {context.id} ({context.name or 'unnamed'}) is never reached: "
+                "no jump_to_context leads to it from the entry context",
+                "warning",
+            )
+
+
+def _silent_loops(ivr: Ivr, at: Path) -> Iterator[Problem]:
+    """Jumps that come back to where they started without playing or waiting would spin forever."""
+    edges: dict[tuple[int, str], tuple[int, str]] = {}
+    for context in ivr.contexts:
+        for key, rules in context.options.items():
+            for rule in rules:
+                if isinstance(rule, TAKES_TIME) or isinstance(rule, ENDS_OPTION) and not isinstance(
+                    rule, JumpToContext
+                ):
+                    break
+                if isinstance(rule, JumpToContext):
+                    edges[(context.id, key)] = (rule.context, rule.context_option)
+                    break
+    reported: set[tuple[int, str]] = set()
+    for start in edges:
+        seen = [start]
+        node = edges.get(start)
+        while node is not None and node not in seen:
+            seen.append(node)
+            node = edges.get(node)
+        if node == start and not reported.intersection(seen):
+            reported.update(seen)
+            cycle = " -> ".join(f"context {c} option {o!r}" for c, o in seen + [start])
+            index = next(i for i, c in enumerate(ivr.contexts) if c.id == start[0])
+            yield Problem(
+                at + ("contexts", index, "options", start[1]),
+                f"jumps loop without playing or waiting for anything: {cycle}; "
+                "add a sound or an input wait to the loop",
+            )

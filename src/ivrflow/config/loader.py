@@ -1,0 +1,90 @@
+"""Load a menu file: parse, validate every object, check the graph, all errors at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from .checks import check_ivr, check_menu
+from .model import Ivr, Menu, Sound
+from .problems import MenuError, Problem, from_validation_error
+from .sound_files import check_sound_files
+from .yaml_source import parse_yaml
+
+_SOUNDS = TypeAdapter(tuple[Sound, ...])
+TOP_LEVEL_KEYS = ("sounds", "ivrs")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedMenu:
+    menu: Menu
+    source: str
+    warnings: tuple[Problem, ...]
+
+
+def load_menu_file(path: str | FsPath, sound_dir: str | FsPath | None = None) -> LoadedMenu:
+    """Read and fully validate a menu file; raise MenuError naming every problem."""
+    source = str(path)
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MenuError(source, [Problem((), f"cannot read the file: {exc}")]) from exc
+    return load_menu_text(text, source, sound_dir)
+
+
+def load_menu_text(text: str, source: str, sound_dir: str | FsPath | None = None) -> LoadedMenu:
+    try:
+        data = parse_yaml(text)
+    except yaml.YAMLError as exc:
+        raise MenuError(source, [Problem((), f"not valid YAML: {_yaml_reason(exc)}")]) from exc
+    return load_menu_data(data, source, sound_dir)
+
+
+def load_menu_data(data: Any, source: str, sound_dir: str | FsPath | None = None) -> LoadedMenu:
+    if not isinstance(data, dict):
+        raise MenuError(source, [Problem((), "the file must be a mapping with keys sounds and ivrs")])
+    problems = [
+        Problem((key,), f"unknown top-level key {key!r}; expected {' and '.join(TOP_LEVEL_KEYS)}")
+        for key in data
+        if key not in TOP_LEVEL_KEYS
+    ]
+    sounds: tuple[Sound, ...] = ()
+    try:
+        sounds = _SOUNDS.validate_python(data.get("sounds") or ())
+    except ValidationError as exc:
+        problems.extend(from_validation_error(exc, ("sounds",)))
+    raw_ivrs = data.get("ivrs") or []
+    if not isinstance(raw_ivrs, list):
+        problems.append(Problem(("ivrs",), "ivrs must be a list of ivrs"))
+        raw_ivrs = []
+    parsed: dict[int, Ivr] = {}
+    for i, raw in enumerate(raw_ivrs):
+        try:
+            parsed[i] = Ivr.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(from_validation_error(exc, ("ivrs", i)))
+    if problems:
+        # Still check the ivrs that parsed, so one run shows every error.
+        known = {sound.id for sound in sounds}
+        for i, ivr in parsed.items():
+            problems.extend(p for p in check_ivr(ivr, ("ivrs", i), known) if p.severity == "error")
+        raise MenuError(source, problems)
+    menu = Menu(sounds=sounds, ivrs=tuple(parsed.values()))
+    problems = check_menu(menu)
+    if sound_dir is not None:
+        problems.extend(check_sound_files(menu, FsPath(sound_dir)))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise MenuError(source, errors)
+    return LoadedMenu(menu, source, tuple(p for p in problems if p.severity == "warning"))
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    return str(exc)
