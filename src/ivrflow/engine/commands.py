@@ -1,0 +1,164 @@
+"""What the engine asks of the switch (commands) and tells its observers (progress).
+
+Commands are switch-neutral: an adapter turns each into the switch's own
+protocol. Progress outputs change nothing on the switch; adapters pass them to
+observers (metrics, logs) and otherwise ignore them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from .record import CallRecord
+
+
+class TimerKind(StrEnum):
+    SLEEP = "sleep"  # sleep_time before the entry context
+    LIFETIME = "lifetime"  # the call's whole stay in the menu
+    FIRST_DIGIT = "first_digit"  # context timeout: end of start rules to the first digit
+    INTER_DIGIT = "inter_digit"  # between two digits of one entry
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    kind: TimerKind
+    seq: int  # distinguishes a timer from an earlier one of the same kind
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play a sound file (a path relative to the sound directory)."""
+
+    play_id: int
+    filename: str
+    interruptible: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlaySilence:
+    play_id: int
+    milliseconds: int
+    interruptible: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SayDigits:
+    play_id: int
+    digits: str
+    method: Literal["iterated", "pronounced"]
+    interruptible: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayback:
+    play_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    timer: Timer
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    timer: Timer
+
+
+@dataclass(frozen=True, slots=True)
+class SetVariable:
+    """Set a call variable, exported to the switch channel."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetCallerId:
+    """Caller number or name presented on later transfers."""
+
+    field: Literal["number", "name"]
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """Hand the call to its destination(s); several ring together.
+
+    `kind` is `transfer` (through the destinations' own incoming-call rules) or
+    `simple_transfer` (skipping them). The adapter answers with TransferFinished.
+    """
+
+    destinations: tuple[str, ...]
+    kind: Literal["transfer", "simple_transfer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    cause: str = "NORMAL_CLEARING"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFinished:
+    """The last output of every call: its record. Nothing follows it."""
+
+    record: CallRecord
+
+
+# --- progress: for observers only --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something an operator should read in the log (e.g. an action skipped)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextEntered:
+    context: int
+    option: str
+
+
+@dataclass(frozen=True, slots=True)
+class InputResolved:
+    """An entry ended. `result` is option, direct_dial, invalid or timeout; `option` the one run."""
+
+    context: int
+    result: Literal["option", "direct_dial", "invalid", "timeout"]
+    option: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDone:
+    """A rule's action ran (`ok`), failed, or was skipped."""
+
+    action: str
+    result: Literal["ok", "failed", "skipped"]
+
+
+Command = (
+    Answer
+    | Play
+    | PlaySilence
+    | SayDigits
+    | StopPlayback
+    | StartTimer
+    | CancelTimer
+    | SetVariable
+    | SetCallerId
+    | Transfer
+    | Hangup
+    | CallFinished
+)
+Progress = Notice | ContextEntered | InputResolved | ActionDone
+Output = Command | Progress
+PROGRESS_TYPES = (Notice, ContextEntered, InputResolved, ActionDone)
