@@ -1,0 +1,121 @@
+"""The `ivrflow` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from . import __version__
+from .config import LoadedMenu, Menu, MenuError, load_menu_file
+from .config.model import Ivr
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except MenuError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivrflow", description="A live IVR runtime for FreeSWITCH.")
+    parser.add_argument("--version", action="version", version=f"ivrflow {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a menu file, printing every problem")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--sounds", type=Path, help="sound directory whose files must exist and be readable")
+    validate.set_defaults(run=_validate)
+
+    graph = commands.add_parser("graph", help="draw an ivr as a diagram")
+    graph.add_argument("file", type=Path)
+    graph.add_argument("--ivr", help="extension of the ivr (default: the only or first one)")
+    graph.add_argument("--format", choices=("dot", "mermaid"), default="dot")
+    graph.set_defaults(run=_graph)
+
+    simulate = commands.add_parser("simulate", help="walk an ivr in the terminal with the real engine")
+    simulate.add_argument("file", type=Path)
+    simulate.add_argument("--ivr", help="extension of the ivr (default: the only or first one)")
+    simulate.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the file)")
+    simulate.add_argument(
+        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 6; 2\" (steps: wait N, keys, hangup)"
+    )
+    simulate.set_defaults(run=_simulate)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    loaded = load_menu_file(args.file, args.sounds)
+    _print_warnings(loaded)
+    ivrs = ", ".join(ivr.extension for ivr in loaded.menu.ivrs) or "none"
+    print(f"{args.file}: valid ({len(loaded.menu.ivrs)} ivr(s): {ivrs}; {len(loaded.menu.sounds)} sound(s))")
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from .menu_graph import render
+
+    loaded = load_menu_file(args.file)
+    sys.stdout.write(render(loaded.menu, _pick_ivr(loaded.menu, args.ivr), args.format))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulator import ScriptError, run_interactive, run_script, sound_lengths
+
+    sound_dir = args.sounds or args.file.parent / "sounds"
+    loaded = load_menu_file(args.file)
+    _print_warnings(loaded)
+    ivr = _pick_ivr(loaded.menu, args.ivr)
+    lengths = sound_lengths(loaded.menu, sound_dir, lambda line: print(line, file=sys.stderr))
+    if args.script is None:
+        run_interactive(loaded.menu, ivr, lengths, sys.stdout)
+        return 0
+    try:
+        run_script(loaded.menu, ivr, lengths, args.script, sys.stdout)
+    except ScriptError as exc:
+        print(f"ivrflow simulate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    schema = TypeAdapter(Menu).json_schema(mode="validation")
+    schema["title"] = "ivrflow menu file"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _pick_ivr(menu: Menu, extension: str | None) -> Ivr:
+    if extension is None:
+        if not menu.ivrs:
+            raise SystemExit("ivrflow: the menu has no ivr")
+        return menu.ivrs[0]
+    for ivr in menu.ivrs:
+        if ivr.extension == extension:
+            return ivr
+    known = ", ".join(ivr.extension for ivr in menu.ivrs)
+    raise SystemExit(f"ivrflow: no ivr {extension!r} in the menu (it has: {known})")
+
+
+def _print_warnings(loaded: LoadedMenu) -> None:
+    for warning in loaded.warnings:
+        print(warning.render(loaded.source), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
