@@ -10,6 +10,7 @@ from .frames import (
     OtherFrame,
     Reply,
 )
+from .commands import UnsafeArgument
 from .framing import FrameReader
 from .urlcode import fs_url_decode, fs_url_encode
 
@@ -23,6 +24,7 @@ __all__ = [
     "MalformedFrame",
     "OtherFrame",
     "Reply",
+    "UnsafeArgument",
     "fs_url_decode",
     "fs_url_encode",
 ]

@@ -1,0 +1,307 @@
+"""Pure builders for the commands an outbound-socket runtime sends (bytes out, no I/O).
+
+Every value that lands in a command line or a header is checked before it is
+written: FreeSWITCH frames commands by ``\\n`` and splits ``api`` arguments by
+spaces, so a stray newline, control byte or space in a caller-controlled value
+would let it forge headers or extra arguments.  A violation raises
+:class:`UnsafeArgument` naming the field; nothing is ever silently escaped.
+
+Application arguments that cannot travel in a header (too long, or with
+leading blanks FreeSWITCH would strip) go in a ``text/plain`` body, the form
+FreeSWITCH accepts for ``sendmsg`` (captured in transcript 15).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+__all__ = [
+    "MAX_HEADER_ARG_BYTES",
+    "UnsafeArgument",
+    "api",
+    "bridge_arg",
+    "connect",
+    "execute",
+    "exit_",
+    "getvar",
+    "hangup",
+    "hangup_arg",
+    "linger",
+    "myevents",
+    "nolinger",
+    "playback_arg",
+    "say_digits_arg",
+    "set_arg",
+    "silence_arg",
+    "transfer_arg",
+    "uuid_break",
+    "uuid_getvar",
+    "uuid_kill",
+]
+
+# Longer application arguments are sent as a body rather than a header line.
+MAX_HEADER_ARG_BYTES = 1024
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_CAUSE = re.compile(r"[A-Z0-9_]+")
+_TERMINATORS = re.compile(r"[0-9*#]+")
+_DIGITS = re.compile(r"[0-9*#]+")
+_LANGUAGE = re.compile(r"[a-z]{2}(?:[_-][A-Za-z]{2})?")
+# Dial-string syntax that would change the meaning of a bridge target.
+_DIAL_META = frozenset(",|[]{}<>^'\"")
+_PLAYBACK_TERMINATOR_WORDS = frozenset({"any", "none"})
+_SAY_METHODS = frozenset({"iterated", "pronounced", "counted"})
+
+
+class UnsafeArgument(ValueError):
+    """A value that would break or alter the command it was meant for."""
+
+    def __init__(self, field: str, reason: str, value: str) -> None:
+        super().__init__(f"{field}: {reason} (got {value[:60]!r})")
+        self.field = field
+        self.reason = reason
+
+
+def _no_control(field: str, value: str) -> str:
+    if _CONTROL.search(value):
+        raise UnsafeArgument(field, "control characters (CR, LF, NUL...) are not allowed", value)
+    return value
+
+
+def _token(field: str, value: str) -> str:
+    """One argument: non-empty, no whitespace, no control characters."""
+    _no_control(field, value)
+    if not value or any(c.isspace() for c in value):
+        raise UnsafeArgument(field, "must be one non-empty word without spaces", value)
+    return value
+
+
+def _match(field: str, pattern: re.Pattern[str], value: str, what: str) -> str:
+    _token(field, value)
+    if not pattern.fullmatch(value):
+        raise UnsafeArgument(field, f"must be {what}", value)
+    return value
+
+
+def _no_expansion(field: str, value: str) -> str:
+    # FreeSWITCH expands ${...} in application arguments, and ${api(...)} runs
+    # an API command: caller data must never reach that expander.
+    if "${" in value:
+        raise UnsafeArgument(field, "'${' would be expanded by FreeSWITCH", value)
+    return value
+
+
+def _command(line: str, headers: Sequence[tuple[str, str]] = (), body: bytes | None = None) -> bytes:
+    parts = [line, *(f"{name}: {value}" for name, value in headers)]
+    head = ("\n".join(parts) + "\n\n").encode("utf-8")
+    return head if body is None else head + body
+
+
+def connect() -> bytes:
+    return b"connect\n\n"
+
+
+def myevents() -> bytes:
+    """Subscribe to this channel's events in the plain format."""
+    return b"myevents\n\n"
+
+
+def linger(seconds: int | None = None) -> bytes:
+    """Keep the socket open after hangup; no argument means until we ``exit``."""
+    if seconds is None:
+        return b"linger\n\n"
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+        raise UnsafeArgument("linger", "must be a positive number of seconds", repr(seconds))
+    return b"linger %d\n\n" % seconds
+
+
+def nolinger() -> bytes:
+    return b"nolinger\n\n"
+
+
+def exit_() -> bytes:
+    return b"exit\n\n"
+
+
+def getvar(name: str) -> bytes:
+    return _command(f"getvar {_match('variable name', _NAME, name, 'a variable name')}")
+
+
+def _sendmsg_line(uuid: str | None) -> str:
+    return "sendmsg" if uuid is None else f"sendmsg {_token('uuid', uuid)}"
+
+
+def execute(
+    app: str,
+    arg: str | None = None,
+    *,
+    event_uuid: str,
+    event_lock: bool = False,
+    loops: int | None = None,
+    uuid: str | None = None,
+    allow_expansion: bool = False,
+) -> bytes:
+    """``sendmsg`` ``call-command: execute`` of one dialplan application.
+
+    ``event_uuid`` comes back as ``Application-UUID`` on CHANNEL_EXECUTE and
+    CHANNEL_EXECUTE_COMPLETE; it is the only reliable way to match them.
+    """
+    headers = [
+        ("call-command", "execute"),
+        ("execute-app-name", _match("app name", _NAME, app, "an application name")),
+    ]
+    body: bytes | None = None
+    if arg is not None and arg != "":
+        _no_control("app arg", arg)
+        if not allow_expansion:
+            _no_expansion("app arg", arg)
+        raw = arg.encode("utf-8")
+        # FreeSWITCH strips leading blanks of a header value, so such an
+        # argument only survives intact as a body.
+        if len(raw) > MAX_HEADER_ARG_BYTES or arg[0] in " \t":
+            body = raw
+        else:
+            headers.append(("execute-app-arg", arg))
+    headers.append(("Event-UUID", _token("event uuid", event_uuid)))
+    if event_lock:
+        headers.append(("event-lock", "true"))
+    if loops is not None:
+        if isinstance(loops, bool) or not isinstance(loops, int) or not (loops == -1 or loops >= 1):
+            raise UnsafeArgument("loops", "must be -1 or a positive count", repr(loops))
+        headers.append(("loops", str(loops)))
+    if body is not None:
+        headers.append(("content-type", "text/plain"))
+        headers.append(("content-length", str(len(body))))
+    return _command(_sendmsg_line(uuid), headers, body)
+
+
+def hangup(cause: str = "NORMAL_CLEARING", *, uuid: str | None = None) -> bytes:
+    """``sendmsg`` ``call-command: hangup``: not an application, so no EXECUTE events."""
+    return _command(
+        _sendmsg_line(uuid),
+        [("call-command", "hangup"), ("hangup-cause", _match("hangup cause", _CAUSE, cause, "a cause name"))],
+    )
+
+
+def api(command: str, *args: str) -> bytes:
+    """A synchronous ``api`` command (needs ``full``); every argument is one word."""
+    words = [_match("api command", _NAME, command, "an api command name")]
+    words.extend(_token(f"api argument {i}", a) for i, a in enumerate(args, 1))
+    return _command("api " + " ".join(words))
+
+
+def uuid_break(uuid: str, *, all: bool = False) -> bytes:
+    """Stop the running app; ``all`` also drops every queued command (they never start)."""
+    return api("uuid_break", uuid, "all") if all else api("uuid_break", uuid)
+
+
+def uuid_getvar(uuid: str, name: str) -> bytes:
+    return api("uuid_getvar", uuid, _match("variable name", _NAME, name, "a variable name"))
+
+
+def uuid_kill(uuid: str, cause: str | None = None) -> bytes:
+    if cause is None:
+        return api("uuid_kill", uuid)
+    return api("uuid_kill", uuid, _match("hangup cause", _CAUSE, cause, "a cause name"))
+
+
+# Application arguments ---------------------------------------------------------------
+
+
+def playback_arg(path: str, *, terminators: str | None = None) -> str:
+    """Argument for ``playback``; ``terminators`` is scoped to this one execution.
+
+    The ``%[playback_terminators=...]`` prefix sets a scope variable that lives
+    only while the application runs (``switch_core_session_exec``), so the
+    channel's own ``playback_terminators`` is untouched.  Values: ``any``,
+    ``none`` or a set of digits from ``0-9*#``; ``None`` keeps FreeSWITCH's
+    default, ``*``.
+    """
+    _no_control("playback path", path)
+    _no_expansion("playback path", path)
+    if not path or path[0] in " \t%":
+        # A leading '%' would be read as a scope-variable prefix.
+        raise UnsafeArgument("playback path", "must not be empty or start with a blank or '%'", path)
+    if terminators is None:
+        return path
+    if terminators not in _PLAYBACK_TERMINATOR_WORDS and not _TERMINATORS.fullmatch(terminators):
+        raise UnsafeArgument("playback terminators", "must be 'any', 'none' or digits from 0-9*#", terminators)
+    return f"%[playback_terminators={terminators}]{path}"
+
+
+def silence_arg(milliseconds: int) -> str:
+    """``playback`` argument for silence; useful as an interruptible pause."""
+    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int) or milliseconds <= 0:
+        raise UnsafeArgument("silence", "must be a positive number of milliseconds", repr(milliseconds))
+    return f"silence_stream://{milliseconds}"
+
+
+def set_arg(name: str, value: str) -> str:
+    """``set`` / ``export`` argument; an empty value unsets the variable."""
+    _match("variable name", _NAME, name, "a variable name")
+    _no_control("variable value", value)
+    _no_expansion("variable value", value)
+    return f"{name}={value}"
+
+
+def transfer_arg(destination: str, context: str, *, dialplan: str = "XML") -> str:
+    return " ".join(
+        (
+            _token("transfer destination", destination),
+            _match("dialplan", _NAME, dialplan, "a dialplan name"),
+            _token("transfer context", context),
+        )
+    )
+
+
+def hangup_arg(cause: str = "NORMAL_CLEARING") -> str:
+    return _match("hangup cause", _CAUSE, cause, "a cause name")
+
+
+def _dial_word(field: str, value: str) -> str:
+    _token(field, value)
+    _no_expansion(field, value)
+    bad = sorted(set(value) & _DIAL_META)
+    if bad:
+        raise UnsafeArgument(field, f"dial-string characters {''.join(bad)!r} are not allowed", value)
+    return value
+
+
+def bridge_arg(
+    template: str,
+    destinations: Sequence[str],
+    *,
+    variables: Mapping[str, str] | None = None,
+) -> str:
+    """Bridge argument ringing every destination at once (``,`` = simultaneous).
+
+    ``template`` is a trusted dial string (it may carry ``[per-leg]`` variables)
+    with a ``{number}`` placeholder, e.g. ``sofia/gateway/gw1/{number}``; each
+    destination replaces it and must be free of dial-string syntax.  ``variables``
+    become the leading ``{name=value,...}`` block that applies to every leg.
+    """
+    _token("bridge template", template)
+    if "{number}" not in template or "," in template or "|" in template:
+        raise UnsafeArgument("bridge template", "must hold '{number}' and no ',' or '|'", template)
+    if not destinations:
+        raise UnsafeArgument("bridge destinations", "at least one is required", "")
+    legs = [template.replace("{number}", _dial_word("bridge destination", d)) for d in destinations]
+    prefix = ""
+    if variables:
+        pairs = [
+            f"{_match('bridge variable', _NAME, k, 'a variable name')}={_dial_word('bridge variable value', v)}"
+            for k, v in variables.items()
+        ]
+        prefix = "{" + ",".join(pairs) + "}"
+    return prefix + ",".join(legs)
+
+
+def say_digits_arg(digits: str, *, method: str = "iterated", language: str = "en") -> str:
+    """``say`` argument reading ``digits`` one by one (``iterated``) or as a number (``pronounced``)."""
+    _match("say digits", _DIGITS, digits, "digits from 0-9*#")
+    _match("say language", _LANGUAGE, language, "a language code such as 'en'")
+    if method not in _SAY_METHODS:
+        raise UnsafeArgument("say method", f"must be one of {sorted(_SAY_METHODS)}", method)
+    return f"{language} number {method} {digits}"
