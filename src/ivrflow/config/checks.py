@@ -51,7 +51,8 @@ def _unique_ids(menu: Menu) -> Iterator[Problem]:
         extensions.add(ivr.extension)
 
 
-def check_ivr(ivr: Ivr, at: Path, known_sounds: set[int]) -> list[Problem]:
+def check_ivr(ivr: Ivr, at: Path, known_sounds: set[int] | None) -> list[Problem]:
+    """Problems of one ivr; `known_sounds` None when the sounds themselves did not load."""
     problems: list[Problem] = []
     ids = [context.id for context in ivr.contexts]
     for i, context in enumerate(ivr.contexts):
@@ -83,7 +84,7 @@ def check_ivr(ivr: Ivr, at: Path, known_sounds: set[int]) -> list[Problem]:
     return problems
 
 
-def _check_context(ivr: Ivr, context: Context, at: Path, known_sounds: set[int]) -> Iterator[Problem]:
+def _check_context(ivr: Ivr, context: Context, at: Path, known_sounds: set[int] | None) -> Iterator[Problem]:
     for key in context.digit_options:
         if len(key) > context.digit_len:
             yield Problem(
@@ -102,14 +103,16 @@ def _check_context(ivr: Ivr, context: Context, at: Path, known_sounds: set[int])
         yield from _check_rules(ivr, rules, at + ("options", key), known_sounds)
 
 
-def _check_rules(ivr: Ivr, rules: tuple[Rule, ...], at: Path, known_sounds: set[int]) -> Iterator[Problem]:
+def _check_rules(
+    ivr: Ivr, rules: tuple[Rule, ...], at: Path, known_sounds: set[int] | None
+) -> Iterator[Problem]:
     ended_at: int | None = None
     for j, rule in enumerate(rules):
         here = at + (j,)
         if ended_at is not None:
             yield Problem(here, f"never runs: rule {ended_at} ({rules[ended_at].action}) ends the option", "warning")
         for field, sound_id in _sound_refs(rule):
-            if sound_id not in known_sounds:
+            if known_sounds is not None and sound_id not in known_sounds:
                 yield Problem(
                     here + (field,),
                     f"sound {sound_id} is not in sounds; add it there or use one of {sorted(known_sounds)}",

@@ -53,8 +53,10 @@ def load_menu_data(data: Any, source: str, sound_dir: str | FsPath | None = None
         if key not in TOP_LEVEL_KEYS
     ]
     sounds: tuple[Sound, ...] = ()
+    known_sounds: set[int] | None = None
     try:
         sounds = _SOUNDS.validate_python(data.get("sounds") or ())
+        known_sounds = {sound.id for sound in sounds}
     except ValidationError as exc:
         problems.extend(from_validation_error(exc, ("sounds",)))
     raw_ivrs = data.get("ivrs") or []
@@ -69,9 +71,8 @@ def load_menu_data(data: Any, source: str, sound_dir: str | FsPath | None = None
             problems.extend(from_validation_error(exc, ("ivrs", i)))
     if problems:
         # Still check the ivrs that parsed, so one run shows every error.
-        known = {sound.id for sound in sounds}
         for i, ivr in parsed.items():
-            problems.extend(p for p in check_ivr(ivr, ("ivrs", i), known) if p.severity == "error")
+            problems.extend(p for p in check_ivr(ivr, ("ivrs", i), known_sounds) if p.severity == "error")
         raise MenuError(source, problems)
     menu = Menu(sounds=sounds, ivrs=tuple(parsed.values()))
     problems = check_menu(menu)

@@ -28,11 +28,16 @@ def sound_path(sound_dir: Path, filename: str) -> Path:
 
 def sound_duration(path: Path) -> float:
     """Seconds of audio in a file; raises ValueError for a missing or unreadable one."""
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist")
     try:
-        segment = AudioSegment.from_file(path, format=path.suffix.lstrip(".").lower() or None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            segment = AudioSegment.from_file(path, format=path.suffix.lstrip(".").lower() or None)
     except FileNotFoundError as exc:
-        raise ValueError(f"{path} does not exist") from exc
-    except (CouldntDecodeError, OSError, IndexError) as exc:
+        # The file exists, so what is missing is ffmpeg, which pydub tries when it cannot read a file itself.
+        raise ValueError(f"{path} is not readable audio (not PCM WAV, and ffmpeg is not installed to try more)") from exc
+    except (CouldntDecodeError, OSError, IndexError, ValueError) as exc:
         raise ValueError(f"{path} is not readable audio ({exc})") from exc
     return len(segment) / 1000.0
 

@@ -1,0 +1,96 @@
+"""The command line, run as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = str(ROOT / "config" / "example.yaml")
+
+
+def ivrflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ivrflow", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+
+
+def test_validate_accepts_the_example() -> None:
+    done = ivrflow("validate", EXAMPLE, "--sounds", str(ROOT / "config" / "sounds"))
+    assert done.returncode == 0, done.stderr
+    assert "valid (1 ivr(s): 071; 2 sound(s))" in done.stdout
+
+
+def test_validate_rejects_a_broken_menu_with_its_message() -> None:
+    broken = ROOT / "tests" / "config" / "broken" / "transfer-dst-with-space.yaml"
+    done = ivrflow("validate", str(broken))
+    assert done.returncode == 1
+    assert "transfer_dst: '00 2' is not a dialable number" in done.stderr
+
+
+def simulate(script: str) -> list[str]:
+    done = ivrflow("simulate", EXAMPLE, "--ivr", "071", "--script", script)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def line_at(lines: list[str], text: str) -> float:
+    found = [line for line in lines if text in line]
+    assert found, f"{text!r} not in:\n" + "\n".join(lines)
+    return float(found[0].split()[0])
+
+
+def test_simulate_no_key_transfers_to_050_after_both_sounds_and_the_timeout() -> None:
+    lines = simulate("")
+    # sleep 5 s, advertising.wav 4 s, hello.wav 3 s (real lengths), then 5 s of timeout.
+    assert line_at(lines, "play advertising.wav (4.00 s, foreground") == 5.0
+    assert line_at(lines, "play hello.wav (3.00 s, background") == 9.0
+    assert line_at(lines, "transfer to 050") == 17.0
+
+
+def test_simulate_2_during_hello_stops_it_then_waits_inter_digit() -> None:
+    lines = simulate("wait 10; 2")
+    assert line_at(lines, "prompt stopped") == 10.0
+    assert line_at(lines, "transfer to 002") == 12.0
+
+
+def test_simulate_direct_dial() -> None:
+    lines = simulate("wait 12.5; 105")
+    assert line_at(lines, "transfer to 105") == 12.5
+
+
+def test_simulate_keys_during_advertising_are_ignored() -> None:
+    lines = simulate("wait 6; 2")
+    assert not any("prompt stopped" in line for line in lines)
+    assert line_at(lines, "transfer to 050") == 17.0
+
+
+def test_simulate_invalid_hangs_up() -> None:
+    lines = simulate("wait 12; 9")
+    assert line_at(lines, "hang up") == 14.0
+    assert any("call ended: hangup" in line for line in lines)
+
+
+def test_simulate_rejects_a_bad_script() -> None:
+    done = ivrflow("simulate", EXAMPLE, "--script", "wait soon")
+    assert done.returncode == 2
+    assert "script step 'wait soon'" in done.stderr
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("dot", "digraph"), ("mermaid", "flowchart LR")])
+def test_graph_draws_every_option_and_destination(fmt: str, marker: str) -> None:
+    done = ivrflow("graph", EXAMPLE, "--ivr", "071", "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(marker)
+    for text in ("transfer 050", "transfer +79876543210", "transfer 002", "any 3 digits", "play hello.wav"):
+        assert text in done.stdout
+
+
+def test_schema_describes_the_menu_format() -> None:
+    done = ivrflow("schema")
+    schema = json.loads(done.stdout)
+    assert set(schema["properties"]) == {"sounds", "ivrs"}
+    assert schema["$defs"]["Context"]["additionalProperties"] is False
+    assert schema["$defs"]["Context"]["properties"]["timeout"]["default"] == 5000
