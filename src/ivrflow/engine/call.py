@@ -24,6 +24,7 @@ rules run out without ending it hangs up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
@@ -84,6 +85,8 @@ from .events import (
     TransferFinished,
 )
 from .record import CallRecord, Outcome, Step
+
+SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
 
 # Rules run back to back without waiting for anything; more than this in a row
 # can only be a loop of jumps that the config checks could not see.
@@ -224,7 +227,7 @@ class Call:
 
     def _play_digits_from_variable(self, rule: PlayDigitsFromVariable) -> bool:
         digits = self._variable(rule.play_digits_variable)
-        if not digits or not digits.isdigit():
+        if digits is None or not SAYABLE_DIGITS.fullmatch(digits):
             return self._skip(rule.action, f"variable {rule.play_digits_variable} holds no digits ({digits!r})")
         self._start_play(lambda pid: SayDigits(pid, digits, rule.play_digits_method), True)
         return self._done(rule.action)
