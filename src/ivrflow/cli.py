@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(run=_simulate)
 
+    serve = commands.add_parser("serve", help="run the daemon: FreeSWITCH connects here for every call")
+    serve.add_argument("--config", type=Path, required=True, help="menu file (YAML)")
+    serve.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the menu file)")
+    serve.add_argument("--listen", default="127.0.0.1:8084", help="HOST:PORT for FreeSWITCH's socket app (port 0: any)")
+    serve.add_argument("--transfer-context", help="dialplan context for transfers (default: the caller's own)")
+    serve.add_argument("--records", type=Path, help="append per-call JSON records here (default: stdout)")
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.set_defaults(run=_serve)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
     schema.set_defaults(run=_schema)
     return parser
@@ -90,6 +99,29 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"ivrflow simulate: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .daemon import Daemon, ServeOptions, parse_address
+
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        listen = parse_address(args.listen)
+    except ValueError as exc:
+        print(f"ivrflow serve: --listen: {exc}", file=sys.stderr)
+        return 2
+    options = ServeOptions(
+        config=args.config,
+        sounds=args.sounds or args.config.parent / "sounds",
+        listen=listen,
+        transfer_context=args.transfer_context,
+        records=args.records,
+    )
+    return Daemon(options).run()
 
 
 def _schema(args: argparse.Namespace) -> int:
