@@ -188,8 +188,12 @@ class Driver:
         self.plays: list[int] = []  # play ids in order of Play/PlaySilence/SayDigits
         self.timers: dict[TimerKind, Timer] = {}  # the last started timer of each kind
         self.all_timers: list[Timer] = []
+        self.fired: list[Timer] = []
+        self.cancelled: list[Timer] = []
 
     def feed(self, event: Event) -> list[Output]:
+        if isinstance(event, TimerFired):
+            self.fired.append(event.timer)
         out = self.call.handle(event)
         for output in out:
             if isinstance(output, (Play, PlaySilence, SayDigits)):
@@ -197,6 +201,8 @@ class Driver:
             elif isinstance(output, StartTimer):
                 self.timers[output.timer.kind] = output.timer
                 self.all_timers.append(output.timer)
+            elif isinstance(output, CancelTimer):
+                self.cancelled.append(output.timer)
         self.log.extend(out)
         return out
 
@@ -229,6 +235,10 @@ class Driver:
 
     def switch_failed(self, reason: str) -> list[Output]:
         return self.feed(SwitchFailed(self.now, reason))
+
+    def live_timers(self) -> set[Timer]:
+        """Timers started and neither cancelled nor fired, as the adapter sees them."""
+        return set(self.all_timers) - set(self.cancelled) - set(self.fired)
 
     @property
     def record(self) -> CallRecord:

@@ -192,6 +192,7 @@ def test_rules_after_a_jump_in_the_jumping_option_never_run() -> None:
         ([set_var("n", "4815"), say_var("n")], {}, SayDigits(1, "4815", "iterated")),
         ([say_var("n", "pronounced")], {"n": "162342"}, SayDigits(1, "162342", "pronounced")),
         ([set_var("n", "7"), say_var("n")], {"n": "8"}, SayDigits(1, "7", "iterated")),
+        ([say_var("n")], {"n": "12*#"}, SayDigits(1, "12*#", "iterated")),  # what play_digits may say
     ],
 )
 def test_play_digits_from_variable(rules: list[dict[str, Any]], channel: dict[str, str], said: SayDigits) -> None:
@@ -207,6 +208,7 @@ def test_play_digits_from_variable(rules: list[dict[str, Any]], channel: dict[st
         pytest.param([set_var("n", "")], {}, id="empty"),
         pytest.param([set_var("n", "12a")], {}, id="letters"),
         pytest.param([], {"n": "twelve"}, id="channel-word"),
+        pytest.param([], {"n": "1" * 65}, id="longer-than-play_digits-allows"),
         # str.isdigit() accepts these, but they are no DTMF digits a switch can say
         pytest.param([], {"n": "\u00b2"}, id="superscript-two"),
         pytest.param([set_var("n", "\u0661\u0662")], {}, id="arabic-indic-digits"),
