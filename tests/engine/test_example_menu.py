@@ -32,7 +32,7 @@ def example_menu() -> Menu:
     return load_menu_file(EXAMPLE).menu
 
 
-def walk(example_menu: Menu, script: list[tuple[float, str]]) -> VirtualSwitch:
+def walk(example_menu, script: list[tuple[float, str]]) -> VirtualSwitch:
     """Run 071: at each virtual time press the keys; then let the call end on its own."""
     sw = VirtualSwitch(Call(example_menu, example_menu.ivr_for("071")), DURATIONS)
     sw.start()
@@ -45,7 +45,7 @@ def walk(example_menu: Menu, script: list[tuple[float, str]]) -> VirtualSwitch:
 
 
 def test_the_prompts(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [])
+    sw = walk(example_menu, [])
     plays = [(when, o) for when, o in sw.log if isinstance(o, Play)]
     assert [(when, o.filename, o.interruptible) for when, o in plays] == [
         (5.0, "advertising.wav", False),
@@ -54,14 +54,14 @@ def test_the_prompts(example_menu: Menu) -> None:
 
 
 def test_no_key_transfers_to_050_after_both_sounds_and_the_timeout(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [])
+    sw = walk(example_menu, [])
     assert timed(sw, (Transfer,)) == [(17.0, ("transfer", "050"))]
     assert record(sw).path == (Step(1, "start"), Step(1, "timeout"))
     assert record(sw).ended_at == 17.0
 
 
 def test_2_during_hello_stops_it_at_once_and_transfers_to_002_after_the_inter_digit_wait(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [(10.0, "2")])
+    sw = walk(example_menu, [(10.0, "2")])
     assert timed(sw) == [
         (5.0, ("play", "advertising.wav", "fg")),
         (9.0, ("play", "hello.wav", "bg")),
@@ -75,14 +75,14 @@ def test_2_during_hello_stops_it_at_once_and_transfers_to_002_after_the_inter_di
 
 @pytest.mark.parametrize("start", [9.5, 13.0], ids=["during hello", "after the prompts"])
 def test_105_is_a_direct_dial_at_the_third_digit(example_menu: Menu, start: float) -> None:
-    sw = walk(example_menu: Menu, [(start, "1"), (start + 1.0, "0"), (start + 1.5, "5")])
+    sw = walk(example_menu, [(start, "1"), (start + 1.0, "0"), (start + 1.5, "5")])
     assert timed(sw, (Transfer,)) == [(start + 1.5, ("transfer", "105"))]
     assert record(sw).outcome == "transfer" and record(sw).reason == "direct dial"
     assert record(sw).entries == ("105",)
 
 
 def test_keys_during_advertising_are_ignored(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [(2.0, "1"), (6.0, "2"), (7.0, "105")])  # in sleep_time, then in advertising.wav
+    sw = walk(example_menu, [(2.0, "1"), (6.0, "2"), (7.0, "105")])  # in sleep_time, then in advertising.wav
     assert timed(sw) == [
         (5.0, ("play", "advertising.wav", "fg")),
         (9.0, ("play", "hello.wav", "bg")),
@@ -92,7 +92,7 @@ def test_keys_during_advertising_are_ignored(example_menu: Menu) -> None:
 
 
 def test_9_then_silence_hangs_up(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [(13.0, "9")])
+    sw = walk(example_menu, [(13.0, "9")])
     assert timed(sw) == [
         (5.0, ("play", "advertising.wav", "fg")),
         (9.0, ("play", "hello.wav", "bg")),
@@ -103,13 +103,13 @@ def test_9_then_silence_hangs_up(example_menu: Menu) -> None:
 
 
 def test_1_transfers_to_the_mobile(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [(13.0, "1")])
+    sw = walk(example_menu, [(13.0, "1")])
     assert timed(sw, (Transfer,)) == [(15.0, ("transfer", "+79876543210"))]
     assert sw.outputs(Transfer) == [Transfer(("+79876543210",), "transfer")]
 
 
 def test_1_then_hash_transfers_without_waiting(example_menu: Menu) -> None:
-    sw = walk(example_menu: Menu, [(13.0, "1#")])
+    sw = walk(example_menu, [(13.0, "1#")])
     assert timed(sw, (Transfer,)) == [(13.0, ("transfer", "+79876543210"))]
 
 
