@@ -11,7 +11,7 @@ Every transition lives in this file. `_TRANSITIONS` maps each waiting state to
 the events it takes; an event a state does not take (a digit after a transfer,
 a playback that ended after it was stopped) is ignored. Three events apply in
 every live state and are handled first: the caller hanging up, the switch
-failing, and `lifetime` running out.
+failing, the runtime shutting down, and `lifetime` running out.
 
 The walk (spec §2): answer, wait `sleep_time`, run the entry context's `start`
 rules, then wait for input. A digit during a background prompt stops it, drops
@@ -80,6 +80,7 @@ from .events import (
     DtmfReceived,
     Event,
     PlaybackFinished,
+    ShutdownRequested,
     SwitchFailed,
     TimerFired,
     TransferFinished,
@@ -140,10 +141,14 @@ class Call:
         if self.state is State.ENDED:
             return []
         self._now = event.at
+        if self.state is State.NEW:
+            self._started_at = event.at  # a call that ends before it starts lasts no time
         if isinstance(event, CallerHungUp):
             self._on_caller_hangup(event)
         elif isinstance(event, SwitchFailed):
             self._on_switch_failed(event)
+        elif isinstance(event, ShutdownRequested):
+            self._on_shutdown(event)
         elif isinstance(event, TimerFired) and not self._take_timer(event.timer):
             pass  # a timer cancelled or replaced after it was started
         elif isinstance(event, TimerFired) and event.timer.kind is TimerKind.LIFETIME:
@@ -448,6 +453,10 @@ class Call:
     def _on_caller_hangup(self, event: CallerHungUp) -> None:
         during = " during transfer" if self.state is State.TRANSFERRING else ""
         self._end("caller_hangup", f"caller hung up{during} ({event.cause})")
+
+    def _on_shutdown(self, event: ShutdownRequested) -> None:
+        self._stop_play()
+        self._hangup("hangup", f"ivrflow stopping: {event.reason}")
 
     def _on_switch_failed(self, event: SwitchFailed) -> None:
         self._fail(f"switch failed: {event.reason}")

@@ -71,4 +71,21 @@ class SwitchFailed:
     reason: str
 
 
-Event = CallStarted | PlaybackFinished | DtmfReceived | TimerFired | CallerHungUp | TransferFinished | SwitchFailed
+@dataclass(frozen=True, slots=True)
+class ShutdownRequested:
+    """The runtime is stopping and the call may not wait any longer: hang it up."""
+
+    at: float
+    reason: str
+
+
+Event = (
+    CallStarted
+    | PlaybackFinished
+    | DtmfReceived
+    | TimerFired
+    | CallerHungUp
+    | TransferFinished
+    | SwitchFailed
+    | ShutdownRequested
+)
