@@ -438,7 +438,9 @@ class Call:
             return
         self._errors.append(f"transfer to {','.join(self._destinations)} failed: {event.cause}")
         self._emit(ActionDone("transfer", "failed"))
-        self._hangup(outcome, f"transfer failed: {event.cause}")
+        # The call did not leave through the transfer: we hang it up. A lifetime
+        # transfer that fails still ends the call because of the lifetime.
+        self._hangup("hangup" if outcome == "transfer" else outcome, f"transfer failed: {event.cause}")
 
     def _on_lifetime(self) -> None:
         if self.state is State.TRANSFERRING:
