@@ -1,11 +1,16 @@
 """Drive one FreeSWITCH call with the engine: switch events in, `sendmsg` out.
 
 One greenlet per call reads an inbox (frames, timer expiries, connection
-loss), feeds the engine and carries out its commands. Applications run one at
-a time: the next is sent only when the previous one's CHANNEL_EXECUTE_COMPLETE
-with our `Event-UUID` has arrived, so nothing runs nested. DTMF events are
-delivered to the engine whenever FreeSWITCH dequeues them, parked between
-commands included, so keys typed ahead are kept.
+loss, a shutdown request), feeds the engine and carries out its commands.
+Applications run one at a time: the next is sent only when the previous one's
+CHANNEL_EXECUTE_COMPLETE with our `Event-UUID` has arrived, so nothing runs
+nested and completions are never matched by application name. DTMF events
+reach the engine whenever FreeSWITCH dequeues them, while parked between
+commands too, so keys typed ahead are kept.
+
+Every wait is bounded: replies by `command_timeout`, silence from the switch by
+`idle_timeout`, the switch letting go of the channel by `teardown_timeout`.
+A hangup, a disconnect notice, EOF or a socket error ends the call at once.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import gevent.queue
 from ..config.model import Menu
 from ..config.sound_files import sound_path
 from ..engine import (
+    PROGRESS_TYPES,
     Answer,
     Call,
     CallerHungUp,
@@ -43,6 +49,7 @@ from ..engine import (
     SayDigits,
     SetCallerId,
     SetVariable,
+    ShutdownRequested,
     StartTimer,
     StopPlayback,
     SwitchFailed,
@@ -51,6 +58,7 @@ from ..engine import (
     Transfer,
     TransferFinished,
 )
+from ..logs import for_call
 from . import commands as esl
 from .connection import CommandTimeout, ConnectionLost, EslConnection
 from .frames import ChannelData, DisconnectNotice, Event, Frame, Reply
@@ -62,28 +70,16 @@ PLAYBACK_FAILURES = frozenset({"FILE NOT FOUND", "PLAYBACK ERROR"})
 
 @dataclass(frozen=True, slots=True)
 class SwitchSettings:
-    """How engine commands become FreeSWITCH applications."""
+    """How engine commands become FreeSWITCH applications, and how long to wait for the switch."""
 
     sound_dir: Path
-    transfer_context: str | None = None  # None: the caller's own dialplan context
+    transfer_context: str = ""  # empty: the caller's own dialplan context
     simple_transfer_context: str = "ivrflow-simple-transfer"
     bridge_template: str = "user/{number}"
     linger_seconds: int = 30
-    command_timeout: float = 5.0  # a command/reply
-    teardown_timeout: float = 10.0  # from our hangup/transfer to the switch letting go
-    idle_timeout: float = 4 * 3600.0  # nothing at all from the switch for this long: the call is lost
-
-
-class CallObserver(Protocol):
-    def call_rejected(self, reason: str) -> None: ...
-
-    def call_started(self, info: CallInfo) -> None: ...
-
-    def outputs(self, info: CallInfo, outputs: list[Output], caused_by: EngineEvent) -> None: ...
-
-    def command_timed(self, command: str, seconds: float) -> None: ...
-
-    def call_finished(self, info: CallInfo, record: CallRecord) -> None: ...
+    command_timeout: float = 5.0
+    teardown_timeout: float = 10.0
+    idle_timeout: float = 4 * 3600.0
 
 
 @dataclass(slots=True)
@@ -98,6 +94,36 @@ class CallInfo:
     started_wall: float = field(default_factory=time.time)
 
 
+class CallObserver(Protocol):
+    def call_rejected(self, reason: str, message: str) -> None: ...
+
+    def call_started(self, info: CallInfo) -> None: ...
+
+    def outputs(self, info: CallInfo, outputs: list[Output]) -> None: ...
+
+    def dtmf_handled(self, seconds: float) -> None: ...
+
+    def command_timed(self, command: str, seconds: float) -> None: ...
+
+    def error(self, kind: str) -> None: ...
+
+    def call_finished(self, info: CallInfo, record: CallRecord) -> None: ...
+
+
+class Rejected(Exception):
+    """A connection that is not ours to serve; it goes back to the dialplan."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # a bounded code, for metrics
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    at: float
+    frame: Frame
+
+
 @dataclass(frozen=True, slots=True)
 class _Closed:
     reason: str
@@ -106,6 +132,14 @@ class _Closed:
 @dataclass(frozen=True, slots=True)
 class _Expired:
     timer: Timer
+
+
+@dataclass(frozen=True, slots=True)
+class _Shutdown:
+    reason: str
+
+
+_Item = _Received | _Closed | _Expired | _Shutdown
 
 
 @dataclass(slots=True)
@@ -119,12 +153,8 @@ class _App:
     break_when_executing: bool = False
 
 
-class Rejected(Exception):
-    """A connection that is not ours to serve; it goes back to the dialplan."""
-
-
 class CallSession:
-    """The life of one outbound connection, from `connect` to the socket closing."""
+    """The life of one outbound connection, from `connect` until the socket closes."""
 
     def __init__(
         self,
@@ -137,16 +167,23 @@ class CallSession:
         self._menu_source = menu
         self.settings = settings
         self.observer = observer
-        self.inbox: gevent.queue.Queue[Frame | _Closed | _Expired] = gevent.queue.Queue()
-        self.conn = EslConnection(sock, address, self.inbox.put, lambda why: self.inbox.put(_Closed(why)))
+        self.inbox: gevent.queue.Queue[_Item] = gevent.queue.Queue()
+        self.conn = EslConnection(sock, address, self._received, self._closed, self._malformed)
+        self.log: logging.LoggerAdapter[logging.Logger] = for_call(log, "-")
         self.info: CallInfo | None = None
         self.call: Call | None = None
-        self._apps: deque[_App] = deque()  # [0] is in flight once sent
+        self._caller_context = "default"
+        self._apps: deque[_App] = deque()
         self._in_flight: _App | None = None
         self._timers: dict[Timer, Any] = {}
-        self._hung_up = False
-        self._released = False
-        self._done = False  # the engine has finished; we are letting the switch go
+        self._writes = 0
+        self._hung_up = False  # by the caller, or by our own hangup command
+        self._released = False  # the switch is done with the channel
+        self._done = False  # the engine has finished; only letting go remains
+
+    def shutdown(self, reason: str) -> None:
+        """Ask the call to hang up now (from any greenlet)."""
+        self.inbox.put(_Shutdown(reason))
 
     # --- lifecycle ----------------------------------------------------------
 
@@ -157,10 +194,15 @@ class CallSession:
                 self._handle(self._next_item())
             self._let_go()
         except Rejected as exc:
-            self.observer.call_rejected(str(exc))
-            self._hand_back(str(exc))
+            self.observer.call_rejected(exc.reason, str(exc))
+            self._hand_back()
         except (ConnectionLost, CommandTimeout) as exc:
-            self._lost(str(exc))
+            self.observer.error("connection_lost" if isinstance(exc, ConnectionLost) else "command_timeout")
+            self._end_unexpectedly(CallerHungUp(time.monotonic(), f"connection lost: {exc}"))
+        except Exception:
+            self.log.exception("call failed")
+            self.observer.error("internal")
+            self._end_unexpectedly(SwitchFailed(time.monotonic(), "internal error"))
         finally:
             for watcher in self._timers.values():
                 watcher.close()
@@ -168,23 +210,28 @@ class CallSession:
             self.conn.close()
 
     def _start(self) -> None:
-        data = self.conn.command(esl.connect(), self.settings.command_timeout)
+        try:
+            data = self.conn.command(esl.connect(), self.settings.command_timeout)
+        except (ConnectionLost, CommandTimeout) as exc:
+            raise Rejected("handshake_failed", f"connect: {exc}") from exc
         if not isinstance(data, ChannelData):
-            raise Rejected(f"connect answered {data!r}")
+            raise Rejected("handshake_failed", f"connect answered {data!r}")
         headers = data.headers
         self.conn.call_id = data.unique_id
+        self.log = for_call(log, data.unique_id)
         mode, control = headers.get("Socket-Mode", ""), headers.get("Control", "")
-        if mode != "async" or control != "full":
+        if (mode, control) != ("async", "full"):
             raise Rejected(
-                f"socket opened as '{mode} {control}'; the dialplan must say 'socket HOST:PORT async full'"
+                "not_async_full",
+                f"socket opened as '{mode} {control}'; the dialplan must say 'socket HOST:PORT async full'",
             )
-        self._expect_ok(self.conn.command(esl.myevents(), self.settings.command_timeout), "myevents")
-        self._expect_ok(self.conn.command(esl.linger(self.settings.linger_seconds), self.settings.command_timeout), "linger")
+        self._expect_ok("myevents", esl.myevents())
+        self._expect_ok("linger", esl.linger(self.settings.linger_seconds))
         menu = self._menu_source()
         extension = headers.get("variable_ivr_extension") or headers.get("Caller-Destination-Number", "")
         ivr = menu.ivr_for(extension)
         if ivr is None:
-            raise Rejected(f"no active ivr for extension {extension!r}")
+            raise Rejected("no_ivr", f"no active ivr for extension {extension!r}")
         self.info = CallInfo(
             channel_uuid=data.unique_id,
             ivr=ivr.extension,
@@ -192,55 +239,81 @@ class CallSession:
             caller_name=headers.get("Caller-Caller-ID-Name", ""),
             destination=headers.get("Caller-Destination-Number", ""),
         )
-        self._caller_context = headers.get("Caller-Context", "default")
-        self.call = Call(menu, ivr)
+        self._caller_context = headers.get("Caller-Context") or "default"
+        self.call = Call(menu, ivr)  # the call keeps this menu even if a reload swaps it
         self.observer.call_started(self.info)
         variables = {k.removeprefix("variable_"): v for k, v in headers.items() if k.startswith("variable_")}
         self._feed(CallStarted(time.monotonic(), variables))
 
-    def _next_item(self) -> Frame | _Closed | _Expired:
+    def _expect_ok(self, what: str, command: bytes) -> None:
+        try:
+            reply = self.conn.command(command, self.settings.command_timeout)
+        except (ConnectionLost, CommandTimeout) as exc:
+            raise Rejected("handshake_failed", f"{what}: {exc}") from exc
+        if not isinstance(reply, Reply) or not reply.ok:
+            raise Rejected("handshake_failed", f"{what} refused: {getattr(reply, 'text', reply)!r}")
+
+    def _next_item(self) -> _Item:
         try:
             return self.inbox.get(timeout=self.settings.idle_timeout)
         except gevent.queue.Empty:
             raise ConnectionLost(f"nothing from the switch for {self.settings.idle_timeout} s") from None
 
-    def _expect_ok(self, reply: object, what: str) -> None:
-        if not isinstance(reply, Reply) or not reply.ok:
-            raise Rejected(f"{what} refused: {getattr(reply, 'text', reply)!r}")
+    # --- connection callbacks (reader greenlet) -------------------------------
+
+    def _received(self, frame: Frame) -> None:
+        self.inbox.put(_Received(time.monotonic(), frame))
+
+    def _closed(self, reason: str) -> None:
+        self.inbox.put(_Closed(reason))
+
+    def _malformed(self, reason: str) -> None:
+        self.observer.error("malformed_frame")
 
     # --- switch -> engine ---------------------------------------------------
 
-    def _handle(self, item: Frame | _Closed | _Expired) -> None:
+    def _handle(self, item: _Item) -> None:
         self._note_release(item)
-        if isinstance(item, _Expired):
+        if isinstance(item, _Received):
+            frame = item.frame
+            if isinstance(frame, Event):
+                self._on_event(frame, item.at)
+            elif isinstance(frame, DisconnectNotice):
+                self._caller_gone(item.at, "disconnect notice")
+                self._done = self._done or not frame.is_linger
+        elif isinstance(item, _Expired):
             watcher = self._timers.pop(item.timer, None)
             if watcher is not None:
                 watcher.close()
                 self._feed(TimerFired(time.monotonic(), item.timer))
         elif isinstance(item, _Closed):
-            self._caller_gone(f"connection closed: {item.reason}")
+            self._caller_gone(time.monotonic(), f"connection closed: {item.reason}")
             self._done = True
-        elif isinstance(item, DisconnectNotice):
-            self._caller_gone("switch sent a disconnect notice")
-            if not item.is_linger:
-                self._done = True
-        elif isinstance(item, Event):
-            self._on_event(item)
+        elif isinstance(item, _Shutdown):
+            self._feed(ShutdownRequested(time.monotonic(), item.reason))
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Event, at: float) -> None:
         name = event.name
         if name == "CHANNEL_EXECUTE":
             self._on_execute(event)
         elif name == "CHANNEL_EXECUTE_COMPLETE":
-            self._on_execute_complete(event)
+            self._on_execute_complete(event, at)
         elif name == "DTMF":
-            digit = event.get("DTMF-Digit", "")
-            try:
-                self._feed(DtmfReceived(time.monotonic(), digit))
-            except ValueError:
-                log.warning("call=%s ignored DTMF %r", self.conn.call_id, digit)
+            self._on_dtmf(event.get("DTMF-Digit", ""), at)
         elif name == "CHANNEL_HANGUP":
-            self._caller_gone(event.get("Hangup-Cause") or "NORMAL_CLEARING")
+            self._caller_gone(at, event.get("Hangup-Cause") or "NORMAL_CLEARING")
+
+    def _on_dtmf(self, digit: str, at: float) -> None:
+        try:
+            event = DtmfReceived(at, digit)
+        except ValueError:
+            self.log.warning("ignored a DTMF event with digit %r", digit)
+            self.observer.error("bad_dtmf")
+            return
+        writes = self._writes
+        self._feed(event)
+        if self._writes != writes:
+            self.observer.dtmf_handled(time.monotonic() - at)
 
     def _on_execute(self, event: Event) -> None:
         app = self._in_flight
@@ -250,34 +323,47 @@ class CallSession:
         if app.break_when_executing:
             self._break()
 
-    def _on_execute_complete(self, event: Event) -> None:
+    def _on_execute_complete(self, event: Event, at: float) -> None:
         app = self._in_flight
         if app is None or event.get("Application-UUID") != app.event_uuid:
             return
         self._in_flight = None
         response = event.get("Application-Response") or ""
         if app.play_id is not None:
-            error = response if response in PLAYBACK_FAILURES and not self._hung_up else None
-            self._feed(PlaybackFinished(time.monotonic(), app.play_id, error))
+            failed = response in PLAYBACK_FAILURES and not self._hung_up
+            self._feed(PlaybackFinished(at, app.play_id, response if failed else None))
         elif app.transfer:
-            self._transfer_complete(app, event)
+            self._transfer_complete(app, event, at)
         self._send_next_app()
 
-    def _transfer_complete(self, app: _App, event: Event) -> None:
+    def _transfer_complete(self, app: _App, event: Event, at: float) -> None:
         if app.name == "transfer":
-            self._feed(TransferFinished(time.monotonic(), True))
+            self._feed(TransferFinished(at, True))
             return
-        cause = event.get("variable_originate_disposition") or event.get("variable_DIALSTATUS") or ""
-        answered = cause == "SUCCESS" or event.get("variable_bridge_hangup_cause") is not None
-        self._feed(TransferFinished(time.monotonic(), answered, cause or "bridge failed"))
-        if answered:
-            self.conn.send_only(esl.hangup("NORMAL_CLEARING"))
+        disposition = event.get("variable_originate_disposition") or ""
+        answered = disposition in ("SUCCESS", "ANSWER")
+        self._feed(TransferFinished(at, answered, disposition or "bridge failed"))
+        if answered:  # the bridged conversation is over; end the caller's leg too
+            self._send_only(esl.hangup("NORMAL_CLEARING"))
+            self._hung_up = True
 
-    def _caller_gone(self, cause: str) -> None:
+    def _caller_gone(self, at: float, cause: str) -> None:
         if self._hung_up or self.call is None:
             return
         self._hung_up = True
-        self._feed(CallerHungUp(time.monotonic(), cause))
+        self._feed(CallerHungUp(at, cause))
+
+    def _note_release(self, item: _Item) -> None:
+        """Whether the switch is done with the channel: hung up, closed, or gone to its transfer target."""
+        if isinstance(item, _Closed):
+            self._released = True
+        elif isinstance(item, _Received):
+            frame = item.frame
+            if isinstance(frame, DisconnectNotice) or isinstance(frame, Event) and (
+                frame.name == "CHANNEL_HANGUP_COMPLETE"
+                or frame.name == "CHANNEL_EXECUTE_COMPLETE" and frame.get("Application") == "socket"
+            ):
+                self._released = True
 
     # --- engine -> switch ---------------------------------------------------
 
@@ -285,9 +371,10 @@ class CallSession:
         assert self.call is not None and self.info is not None
         outputs = self.call.handle(event)
         if outputs:
-            self.observer.outputs(self.info, outputs, event)
+            self.observer.outputs(self.info, outputs)
         for output in outputs:
-            self._carry_out(output)
+            if not isinstance(output, PROGRESS_TYPES):
+                self._carry_out(output)
 
     def _carry_out(self, output: Output) -> None:
         match output:
@@ -321,8 +408,8 @@ class CallSession:
             case Hangup(cause=cause):
                 self._apps.clear()
                 if not self._hung_up:
-                    self.conn.send_only(esl.hangup(cause))
                     self._hung_up = True
+                    self._send_only(esl.hangup(cause))
             case CallFinished(record=record):
                 assert self.info is not None
                 self.observer.call_finished(self.info, record)
@@ -330,13 +417,14 @@ class CallSession:
 
     def _transfer(self, destinations: tuple[str, ...], kind: str) -> None:
         if len(destinations) == 1:
-            context = (
-                self.settings.simple_transfer_context
-                if kind == "simple_transfer"
-                else self.settings.transfer_context or self._caller_context
-            )
+            if kind == "simple_transfer":
+                context = self.settings.simple_transfer_context
+            else:
+                context = self.settings.transfer_context or self._caller_context
             self._queue_app("transfer", esl.transfer_arg(destinations[0], context), transfer=True)
             return
+        # Ring every destination at once; continue_on_fail makes bridge return
+        # on failure, so the engine learns the result instead of the dialplan.
         self._queue_app("set", esl.set_arg("continue_on_fail", "true"))
         self._queue_app("set", esl.set_arg("hangup_after_bridge", "false"))
         self._queue_app("bridge", esl.bridge_arg(self.settings.bridge_template, destinations), transfer=True)
@@ -352,15 +440,27 @@ class CallSession:
             return
         app = self._apps.popleft()
         self._in_flight = app
+        command = esl.execute(app.name, app.arg, event_uuid=app.event_uuid)
         started = time.monotonic()
-        reply = self.conn.command(esl.execute(app.name, app.arg, event_uuid=app.event_uuid), self.settings.command_timeout)
+        self._writes += 1
+        try:
+            reply = self.conn.command(command, self.settings.command_timeout)
+        except CommandTimeout as exc:
+            self.observer.error("command_timeout")
+            self._app_failed(f"{app.name}: {exc}")
+            return
         self.observer.command_timed(app.name, time.monotonic() - started)
         if not isinstance(reply, Reply) or not reply.ok:
-            self._in_flight = None
-            self._feed(SwitchFailed(time.monotonic(), f"{app.name} refused: {getattr(reply, 'text', reply)!r}"))
+            self.observer.error("switch_refused")
+            self._app_failed(f"{app.name} refused: {getattr(reply, 'text', reply)!r}")
+
+    def _app_failed(self, reason: str) -> None:
+        self.log.warning("switch could not run a command: %s", reason)
+        self._in_flight = None
+        self._feed(SwitchFailed(time.monotonic(), reason))
 
     def _stop_playback(self, play_id: int) -> None:
-        for queued in list(self._apps):
+        for queued in self._apps:
             if queued.play_id == play_id:
                 self._apps.remove(queued)  # never sent: nothing to stop
                 return
@@ -370,57 +470,55 @@ class CallSession:
         if app.executing:
             self._break()
         else:
-            # A break before the app starts is cleared when it starts; wait for CHANNEL_EXECUTE.
+            # A break sent before the app starts is cleared when it starts.
             app.break_when_executing = True
 
     def _break(self) -> None:
         assert self.info is not None
-        self.conn.send_only(esl.uuid_break(self.info.channel_uuid))
+        self._send_only(esl.uuid_break(self.info.channel_uuid))
+
+    def _send_only(self, command: bytes) -> None:
+        self._writes += 1
+        self.conn.send_only(command)
 
     # --- the end --------------------------------------------------------------
 
     def _let_go(self) -> None:
-        """Wait (bounded) until the switch is done with the socket, then exit."""
+        """Wait (bounded) until the switch is done with the channel, then say exit."""
         deadline = time.monotonic() + self.settings.teardown_timeout
-        while self.conn.closed_reason is None and not self._released:
+        while not self._released and self.conn.closed_reason is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                self.log.warning("switch did not release the channel within %s s", self.settings.teardown_timeout)
                 break
             try:
-                item = self.inbox.get(timeout=remaining)
+                self._note_release(self.inbox.get(timeout=remaining))
             except gevent.queue.Empty:
-                break
-            self._note_release(item)
-        if self.conn.closed_reason is None:
-            try:
-                self.conn.command(esl.exit_(), self.settings.command_timeout)
-            except (ConnectionLost, CommandTimeout):
-                pass
+                continue
+        self._exit()
 
-    def _note_release(self, item: Frame | _Closed | _Expired) -> None:
-        """Whether the switch is done with the channel: hung up, or gone to its transfer target."""
-        if isinstance(item, (DisconnectNotice, _Closed)):
-            self._released = True
-        elif isinstance(item, Event) and (
-            item.name == "CHANNEL_HANGUP_COMPLETE"
-            or item.name == "CHANNEL_EXECUTE_COMPLETE" and item.get("Application") == "socket"
-        ):
-            self._released = True
+    def _hand_back(self) -> None:
+        """Give the channel back to the dialplan, which goes on to its next action."""
+        self._exit()
 
-    def _hand_back(self, reason: str) -> None:
-        log.warning("call=%s handed back to the dialplan: %s", self.conn.call_id, reason)
+    def _exit(self) -> None:
+        if self.conn.closed_reason is not None:
+            return
         try:
             self.conn.command(esl.exit_(), self.settings.command_timeout)
         except (ConnectionLost, CommandTimeout):
             pass
 
-    def _lost(self, reason: str) -> None:
-        log.warning("call=%s connection lost: %s", self.conn.call_id, reason)
-        if self.call is not None and self.call.record is None:
-            self._hung_up = True
-            self._feed(CallerHungUp(time.monotonic(), f"connection lost: {reason}"))
+    def _end_unexpectedly(self, event: CallerHungUp | SwitchFailed) -> None:
+        """Still record a call whose connection failed or whose handling broke."""
+        if self.call is None or self.call.record is not None:
+            return
+        self._hung_up = self._hung_up or isinstance(event, CallerHungUp)
+        try:
+            self._feed(event)
+        except Exception:
+            self.log.exception("could not record the end of the call")
 
 
 def _terminators(interruptible: bool) -> str:
     return "any" if interruptible else "none"
-

@@ -48,10 +48,12 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         address: object,
         on_frame: Callable[[Frame], None],
         on_close: Callable[[str], None],
+        on_malformed: Callable[[str], None],
         call_id: str = "-",
     ) -> None:
         self._on_frame = on_frame
         self._on_close = on_close
+        self._on_malformed = on_malformed
         self.call_id = call_id
         self._reader = FrameReader()
         self._write_lock = gevent.lock.Semaphore()
@@ -110,18 +112,19 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
                 for frame in self._reader.feed(data):
                     self._dispatch(frame)
         except Exception:  # a bug must not leave the call's waiters hanging
-            log.exception("call=%s reader failed", self.call_id)
+            log.exception("reader failed", extra={"call": self.call_id})
             self._close("reader failed")
 
     def _dispatch(self, frame: Frame) -> None:
         if isinstance(frame, MalformedFrame):
-            log.warning("call=%s skipped a malformed frame: %s (%r)", self.call_id, frame.reason, frame.raw[:200])
+            log.warning("skipped a malformed frame: %s (%r)", frame.reason, frame.raw[:200], extra={"call": self.call_id})
+            self._on_malformed(frame.reason)
             return
         if isinstance(frame, (Reply, ApiResponse, ChannelData)):
             if self._waiting:
                 self._waiting.popleft().set(frame)
             else:
-                log.warning("call=%s reply nobody asked for: %r", self.call_id, frame)
+                log.warning("reply nobody asked for: %r", frame, extra={"call": self.call_id})
             return
         self._on_frame(frame)
 

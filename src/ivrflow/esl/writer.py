@@ -11,6 +11,7 @@ __all__ = [
     "DISCONNECT_BODY",
     "api_response_frame",
     "channel_data_frame",
+    "connect_reply_tail",
     "disconnect_notice_frame",
     "event_frame_head",
     "json_event_body",
@@ -68,15 +69,21 @@ def api_response_frame(body: str) -> bytes:
     return b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(raw), raw)
 
 
+def connect_reply_tail(*, socket_mode: str, control: str) -> bytes:
+    """The headers that end the ``connect`` reply, after the channel data."""
+    return (
+        "Content-Type: command/reply\n"
+        f"Reply-Text: {fs_url_encode('+OK' + chr(10))}\n"
+        f"Socket-Mode: {socket_mode}\n"
+        f"Control: {control}\n\n"
+    ).encode("ascii")
+
+
 def channel_data_frame(fields: Fields, *, socket_mode: str, control: str) -> bytes:
-    """The ``connect`` reply: channel data then the reply headers, all URL-encoded, no length."""
-    tail = [
-        ("Content-Type", "command/reply"),
-        ("Reply-Text", "+OK\n"),
-        ("Socket-Mode", socket_mode),
-        ("Control", control),
-    ]
-    return plain_event_body([*fields, *tail])
+    """The ``connect`` reply: channel data then the reply headers, URL-encoded, no length."""
+    return "".join(_header_lines(fields)).encode("utf-8") + connect_reply_tail(
+        socket_mode=socket_mode, control=control
+    )
 
 
 def disconnect_notice_frame(

@@ -1,0 +1,19 @@
+"""Test doubles for ivrflow: an emulated FreeSWITCH that speaks the outbound Event Socket."""
+
+from .fs_channel import HostIdentity
+from .fs_emulator import EmulatedCall, run_call, start_call
+from .fs_record import AppRun, CallRecord
+from .fs_script import BridgeOutcome, CallScript, Faults, Key
+
+__all__ = [
+    "AppRun",
+    "BridgeOutcome",
+    "CallRecord",
+    "CallScript",
+    "EmulatedCall",
+    "Faults",
+    "HostIdentity",
+    "Key",
+    "run_call",
+    "start_call",
+]

@@ -1,0 +1,138 @@
+"""Dialplan applications of the emulator, each a function ``(session, expanded_arg)``.
+
+Only behaviour a socket client can observe is modelled: the events, the
+channel variables they set and ``Application-Response`` (the
+``current_application_response`` variable, ``_none_`` when an app sets none).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:
+    from .fs_session import Session
+
+__all__ = ["APPLICATIONS"]
+
+# Say reads one digit in roughly this much call time.
+_SAY_SECONDS_PER_DIGIT = 0.6
+
+
+def _answer(session: Session, arg: str) -> None:
+    session.answer()
+    session.channel.set_var("endpoint_disposition", "ANSWER")
+
+
+def _pre_answer(session: Session, arg: str) -> None:
+    session.channel.set_var("endpoint_disposition", "EARLY MEDIA")
+
+
+def _playback(session: Session, arg: str) -> None:
+    ch = session.channel
+    ch.set_var("playback_terminator_used", None)
+    seconds = session.script.sound_seconds(arg) if arg else None
+    if seconds is None:
+        ch.set_var("current_application_response", "FILE NOT FOUND")
+        return
+    started = session.now()
+    result, digit = session.poll(seconds, digits="playback")
+    played_ms = int(round(min(session.now() - started, seconds) * 1000))
+    samples = played_ms * 8
+    ch.set_var("playback_last_offset_pos", str(samples))
+    ch.set_var("playback_seconds", str(played_ms // 1000))
+    ch.set_var("playback_ms", str(played_ms))
+    ch.set_var("playback_samples", str(samples))
+    if result == "dtmf":
+        ch.set_var("playback_terminator_used", digit)
+    # A caller hangup cuts the media (PLAYBACK ERROR); a hangup the playback
+    # itself dequeued and ran (transcript 25) still reports FILE PLAYED.
+    failed = result == "hangup" and session.hangup_source == "caller"
+    ch.set_var("current_application_response", "PLAYBACK ERROR" if failed else "FILE PLAYED")
+
+
+def _sleep(session: Session, arg: str) -> None:
+    try:
+        milliseconds = int(arg)
+    except ValueError:
+        return
+    session.poll(milliseconds / 1000, digits="sleep")
+
+
+def _say(session: Session, arg: str) -> None:
+    words = arg.split()
+    text = words[-1] if words else ""
+    session.poll(len(text) * _SAY_SECONDS_PER_DIGIT, digits="playback")
+
+
+def _set(session: Session, arg: str) -> None:
+    name, _, value = arg.partition("=")
+    if name:
+        session.channel.set_var(name, value or None)
+
+
+def _export(session: Session, arg: str) -> None:
+    name, _, value = arg.partition("=")
+    if not name:
+        return
+    ch = session.channel
+    ch.set_var(name, value or None)
+    exported = [v for v in (ch.get_var("export_vars") or "").split(",") if v and v != name]
+    ch.set_var("export_vars", ",".join([*exported, name]))
+
+
+def _unset(session: Session, arg: str) -> None:
+    session.channel.set_var(arg, None)
+
+
+def _hangup(session: Session, arg: str) -> None:
+    session.hangup(arg or "NORMAL_CLEARING", "command")
+
+
+def _transfer(session: Session, arg: str) -> None:
+    words = arg.split()
+    destination = words[0] if words else "service"
+    dialplan = words[1] if len(words) > 1 else "XML"
+    context = words[2] if len(words) > 2 else session.channel.profile.get("Context", "default")
+    session.transfer(destination, dialplan, context)
+
+
+def _bridge(session: Session, arg: str) -> None:
+    session.bridge(arg)
+
+
+def _break(session: Session, arg: str) -> None:
+    # The break app flushes the queue unless its argument is "all" (sic, in mod_dptools).
+    session.request_break(flush_queue=arg != "all")
+
+
+def _flush_dtmf(session: Session, arg: str) -> None:
+    session.digits.clear()
+
+
+def _park(session: Session, arg: str) -> None:
+    session.park()
+
+
+def _noop(session: Session, arg: str) -> None:
+    """Applications whose only visible effect is their EXECUTE/COMPLETE pair."""
+
+
+APPLICATIONS: Mapping[str, Callable[["Session", str], None]] = {
+    "answer": _answer,
+    "pre_answer": _pre_answer,
+    "playback": _playback,
+    "sleep": _sleep,
+    "say": _say,
+    "set": _set,
+    "export": _export,
+    "unset": _unset,
+    "hangup": _hangup,
+    "transfer": _transfer,
+    "bridge": _bridge,
+    "break": _break,
+    "flush_dtmf": _flush_dtmf,
+    "park": _park,
+    "info": _noop,
+    "log": _noop,
+    "ring_ready": _noop,
+}
