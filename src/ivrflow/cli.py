@@ -13,6 +13,9 @@ from pydantic import TypeAdapter
 from . import __version__
 from .config import LoadedMenu, Menu, MenuError, load_menu_file
 from .config.model import Ivr
+from .settings import SettingsError
+from .settings import add_arguments as add_settings_arguments
+from .settings import resolve as resolve_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,13 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.set_defaults(run=_simulate)
 
     serve = commands.add_parser("serve", help="run the daemon: FreeSWITCH connects here for every call")
-    serve.add_argument("--config", type=Path, required=True, help="menu file (YAML)")
-    serve.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the menu file)")
-    serve.add_argument("--listen", default="127.0.0.1:8084", help="HOST:PORT for FreeSWITCH's socket app (port 0: any)")
-    serve.add_argument("--transfer-context", help="dialplan context for transfers (default: the caller's own)")
-    serve.add_argument("--records", type=Path, help="append per-call JSON records here (default: stdout)")
-    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    add_settings_arguments(serve)
     serve.set_defaults(run=_serve)
+
+    reload = commands.add_parser("reload", help="make a running daemon load its menu again")
+    reload.add_argument("--metrics-listen", default="127.0.0.1:9464", help="the daemon's HTTP listener")
+    reload.set_defaults(run=_reload)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
     schema.set_defaults(run=_schema)
@@ -102,26 +104,35 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
+    from .daemon import Daemon
+    from .logs import configure
 
-    from .daemon import Daemon, ServeOptions, parse_address
-
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     try:
-        listen = parse_address(args.listen)
-    except ValueError as exc:
-        print(f"ivrflow serve: --listen: {exc}", file=sys.stderr)
+        settings = resolve_settings(vars(args), args.settings)
+    except SettingsError as exc:
+        print(f"ivrflow serve: {exc}", file=sys.stderr)
         return 2
-    options = ServeOptions(
-        config=args.config,
-        sounds=args.sounds or args.config.parent / "sounds",
-        listen=listen,
-        transfer_context=args.transfer_context,
-        records=args.records,
-    )
-    return Daemon(options).run()
+    configure(settings.log_format, settings.log_level)
+    return Daemon(settings).run()
+
+
+def _reload(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{args.metrics_listen}/-/reload"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as exc:
+        body = json.load(exc)
+    except OSError as exc:
+        print(f"ivrflow reload: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        return 2
+    for message in body.get("messages", []):
+        print(message, file=sys.stderr)
+    print("reloaded" if body.get("reloaded") else "rejected: the daemon keeps its previous menu")
+    return 0 if body.get("reloaded") else 1
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -1,57 +1,185 @@
-"""`ivrflow serve`: load the menu, listen for FreeSWITCH, run until told to stop."""
+"""`ivrflow serve`: the long-running daemon.
+
+Signal handlers only enqueue; one control greenlet does the work
+(`handle_<signal>`), as in gunicorn:
+
+* SIGHUP (or POST /-/reload): load and fully validate the menu again, then
+  swap it in atomically. Calls in progress keep the menu they started with; a
+  bad menu is rejected, logged and counted, and the old one keeps serving.
+* SIGTERM / SIGINT: stop accepting first (FreeSWITCH then falls through to the
+  dialplan's fallback), let active calls finish up to `drain_timeout`, then
+  hang up the rest with a logged reason. A second SIGTERM/SIGINT ends at once.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+import time
+from typing import IO, Any
 
 import gevent
-import gevent.event
+import gevent.queue
+from prometheus_client import CollectorRegistry
 
-from .call_log import LoggingObserver, RecordWriter
-from .config import LoadedMenu, load_menu_file
+from .admin_http import AdminApp, serve as serve_admin
+from .config import LoadedMenu, MenuError, load_menu_file
 from .esl.call_session import SwitchSettings
 from .esl.server import EslServer
+from .metrics import Metrics
+from .observer import Observer, RecordWriter
+from .sd_notify import Notifier
+from .settings import Settings
 
 log = logging.getLogger("ivrflow")
 
-
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
-    config: Path
-    sounds: Path
-    listen: tuple[str, int] = ("127.0.0.1", 8084)
-    transfer_context: str | None = None
-    records: Path | None = None  # None: stdout
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        raise ValueError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
+STATUS_EVERY = 5.0  # seconds between STATUS= updates to systemd
+HANGUP_GRACE = 5.0  # seconds for calls hung up at the end of a drain to be let go
 
 
 class Daemon:
-    def __init__(self, options: ServeOptions) -> None:
-        self.options = options
-        self.loaded: LoadedMenu = load_menu_file(options.config, options.sounds)
-        for warning in self.loaded.warnings:
-            log.warning("%s", warning.render(self.loaded.source))
-        stream = open(options.records, "a", encoding="utf-8") if options.records else sys.stdout  # noqa: SIM115
-        self.observer = LoggingObserver(RecordWriter(stream))
-        settings = SwitchSettings(sound_dir=options.sounds.resolve(), transfer_context=options.transfer_context)
-        self.server = EslServer(options.listen, lambda: self.loaded.menu, settings, self.observer)
-        self.stopped = gevent.event.Event()
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None, notifier: Notifier | None = None) -> None:
+        assert settings.menu is not None
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.notifier = notifier or Notifier()
+        self.loaded: LoadedMenu = self._load()  # a bad menu at start is fatal: MenuError
+        self.metrics.reloads.labels(result="success").inc()
+        self.metrics.config_last_success.set(time.time())
+        self._records: IO[str] = (
+            sys.stdout if settings.call_records == "-" else open(settings.call_records, "a", encoding="utf-8")  # noqa: SIM115
+        )
+        self.observer = Observer(self.metrics, RecordWriter(self._records))
+        switch = SwitchSettings(
+            sound_dir=settings.sound_dir.resolve(),
+            transfer_context=settings.transfer_context,
+            simple_transfer_context=settings.simple_transfer_context,
+            bridge_template=settings.bridge_template,
+        )
+        self._control: gevent.queue.Queue[str] = gevent.queue.Queue()
+        self.server = EslServer(
+            settings.esl_listen, self.current_menu, switch, self.observer, settings.max_calls,
+            on_idle=lambda: self._control.put("IDLE"),
+        )
+        self.admin: Any = None
+        self.draining = False
+
+    # --- menu -------------------------------------------------------------------
+
+    def current_menu(self) -> Any:
+        return self.loaded.menu
+
+    def _load(self) -> LoadedMenu:
+        assert self.settings.menu is not None
+        loaded = load_menu_file(self.settings.menu, self.settings.sound_dir)
+        for warning in loaded.warnings:
+            log.warning("%s", warning.render(loaded.source))
+        return loaded
+
+    def reload(self) -> tuple[bool, list[str]]:
+        """Load the menu again; swap it in only if it is entirely valid."""
+        self.notifier.reloading()
+        try:
+            loaded = self._load()
+        except MenuError as exc:
+            self.metrics.reloads.labels(result="failure").inc()
+            messages = [p.render(exc.source) for p in exc.problems]
+            log.error("reload rejected, the previous menu keeps serving: %s", "; ".join(messages))
+            self.notifier.ready(self._status())
+            return False, messages
+        self.loaded = loaded  # one reference swap: a new call sees the old menu or the new, never a mix
+        self.metrics.reloads.labels(result="success").inc()
+        self.metrics.config_last_success.set(time.time())
+        log.info("menu reloaded from %s (%d ivr(s))", loaded.source, len(loaded.menu.ivrs))
+        self.notifier.ready(self._status())
+        return True, [w.render(loaded.source) for w in loaded.warnings]
+
+    # --- running ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.server.start()
+        if self.settings.metrics_listen is not None:
+            self.admin = serve_admin(self.settings.metrics_listen, AdminApp(self.registry, self.readiness, self.reload))
+            log.info("metrics and health on http://%s:%d/", *self.admin.address[:2])
+        self.notifier.ready(self._status())
 
     def run(self) -> int:
-        self.server.start()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            gevent.signal_handler(signum, self.stopped.set)
-        self.stopped.wait()
-        log.info("stopping: no new calls; %d active", len(self.server.sessions))
+        """Serve until stopped; the exit status for the process."""
+        self.start()
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, self._control.put, signal.Signals(signum).name)
+        keepers = [gevent.spawn(self._report_status)]
+        if self.notifier.watchdog_interval:
+            keepers.append(gevent.spawn(self._watchdog, self.notifier.watchdog_interval))
+        try:
+            while True:
+                name = self._control.get()
+                if name == "SIGHUP":
+                    self.reload()
+                elif name in ("SIGTERM", "SIGINT"):
+                    return self.drain()
+        finally:
+            gevent.killall(keepers)
+            self.close()
+
+    def drain(self) -> int:
+        """Stop taking calls, let the active ones finish (bounded), hang up the rest."""
+        self.draining = True
         self.server.stop_accepting()
+        timeout = self.settings.drain_timeout
+        log.info("draining: no new calls; %d active; waiting up to %s s", len(self.server.sessions), timeout)
+        self.notifier.stopping(f"draining {len(self.server.sessions)} call(s)", timeout + HANGUP_GRACE)
+        if self._wait_idle(timeout) == "interrupted":
+            log.warning("second stop signal: ending now with %d call(s) active", len(self.server.sessions))
+            return 0
+        if self.server.sessions:
+            reason = f"drain timeout of {timeout} s ran out"
+            log.warning("hanging up %d call(s): %s", len(self.server.sessions), reason)
+            for session in list(self.server.sessions):
+                session.shutdown(reason)
+            self._wait_idle(HANGUP_GRACE)
         return 0
+
+    def _wait_idle(self, seconds: float) -> str:
+        """Wait until no call is active: 'idle', 'timeout', or 'interrupted' by a stop signal."""
+        deadline = time.monotonic() + seconds
+        while self.server.sessions:
+            try:
+                name = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except gevent.queue.Empty:
+                return "timeout"
+            if name in ("SIGTERM", "SIGINT"):
+                return "interrupted"
+        return "idle"
+
+    def readiness(self) -> list[str]:
+        problems = []
+        if self.draining:
+            problems.append("draining")
+        if not self.server.accepting:
+            problems.append("listener closed")
+        if len(self.server.sessions) >= self.settings.max_calls:
+            problems.append(f"at capacity ({self.settings.max_calls} calls)")
+        return problems
+
+    def _status(self) -> str:
+        return f"{len(self.server.sessions)} active call(s); menu {self.loaded.source}"
+
+    def _report_status(self) -> None:
+        while True:
+            gevent.sleep(STATUS_EVERY)
+            self.notifier.status(self._status())
+
+    def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            gevent.sleep(interval)
+
+    def close(self) -> None:
+        self.server.stop_accepting()
+        if self.admin is not None:
+            self.admin.stop(timeout=1)
+        if self._records is not sys.stdout:
+            self._records.close()

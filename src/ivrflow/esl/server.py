@@ -25,11 +25,13 @@ class EslServer:
         settings: SwitchSettings,
         observer: CallObserver,
         max_calls: int = 10_000,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.menu = menu
         self.settings = settings
         self.observer = observer
         self.max_calls = max_calls
+        self.on_idle = on_idle  # called when the last active call ends
         self.sessions: set[CallSession] = set()
         self._server = StreamServer(listen, self._handle, backlog=1024)
 
@@ -52,7 +54,7 @@ class EslServer:
     def _handle(self, sock: socket.socket, address: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if len(self.sessions) >= self.max_calls:
-            self.observer.call_rejected("capacity")
+            self.observer.call_rejected("capacity", f"{len(self.sessions)} calls already active")
             log.warning("refused a call: %d calls already active", len(self.sessions))
             sock.close()  # FreeSWITCH's socket app fails and its dialplan goes on to the fallback
             return
@@ -62,3 +64,5 @@ class EslServer:
             session.run()
         finally:
             self.sessions.discard(session)
+            if not self.sessions and self.on_idle is not None:
+                self.on_idle()

@@ -1,0 +1,181 @@
+"""The daemon's settings, each declared once.
+
+A declaration (name, type, default, help) drives the command-line flag, the
+`IVRFLOW_<NAME>` environment variable and the key of the TOML settings file.
+Precedence: flag, then environment, then file, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def optional_address(text: str) -> tuple[str, int] | None:
+    return None if text in ("", "off") else address(text)
+
+
+def optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{value} is not a positive number")
+    return value
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+    return value
+
+
+def choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"{text!r} is not one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: str
+    help: str
+    flags: tuple[str, ...] = ()
+
+    @property
+    def env(self) -> str:
+        return "IVRFLOW_" + self.name.upper()
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        return ("--" + self.name.replace("_", "-"), *self.flags)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("menu", optional_path, "", "menu file (YAML); required", ("--config",)),
+    Setting("sounds", optional_path, "", "sound directory (default: sounds/ beside the menu file)"),
+    Setting("esl_listen", address, "127.0.0.1:8084", "HOST:PORT that FreeSWITCH's socket app connects to (port 0: any)", ("--listen",)),
+    Setting("metrics_listen", optional_address, "127.0.0.1:9464", "HOST:PORT for /metrics, /healthz, /readyz ('off': none)"),
+    Setting("transfer_context", str, "", "dialplan context for transfers (empty: the caller's own)"),
+    Setting("simple_transfer_context", str, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
+    Setting("bridge_template", str, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
+    Setting("call_records", str, "-", "file that gets one JSON line per finished call ('-': stdout)"),
+    Setting("max_calls", positive_int, "2000", "calls served at once; more are refused (FreeSWITCH falls through to its fallback)"),
+    Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
+    Setting("log_format", choice("keyvalue", "json"), "keyvalue", "log line format"),
+    Setting("log_level", choice("debug", "info", "warning", "error"), "info", "least severe level logged"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    menu: Path | None
+    sounds: Path | None
+    esl_listen: tuple[str, int]
+    metrics_listen: tuple[str, int] | None
+    transfer_context: str
+    simple_transfer_context: str
+    bridge_template: str
+    call_records: str
+    max_calls: int
+    drain_timeout: float
+    log_format: str
+    log_level: str
+
+    @property
+    def sound_dir(self) -> Path:
+        if self.sounds is not None:
+            return self.sounds
+        assert self.menu is not None
+        return self.menu.parent / "sounds"
+
+
+assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS], "one declaration per setting"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--settings", type=Path, help="TOML settings file (keys as below, without dashes)")
+    for setting in SETTINGS:
+        parser.add_argument(
+            *setting.flag_names,
+            dest=setting.name,
+            default=None,
+            help=f"{setting.help} [env {setting.env}; default {setting.default!r}]",
+        )
+
+
+def resolve(
+    flags: Mapping[str, str | None],
+    settings_file: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Combine flags, environment, file and defaults; raise SettingsError naming every bad value."""
+    from_file = _read_file(settings_file) if settings_file else {}
+    values: dict[str, Any] = {}
+    problems = []
+    for setting in SETTINGS:
+        raw, origin = _pick(setting, flags, environ, from_file)
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            problems.append(f"{setting.name} (from {origin}): {exc}")
+    if not problems and values["menu"] is None:
+        problems.append("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file)")
+    if problems:
+        raise SettingsError("; ".join(problems))
+    return Settings(**values)
+
+
+def _pick(
+    setting: Setting, flags: Mapping[str, str | None], environ: Mapping[str, str], from_file: Mapping[str, str]
+) -> tuple[str, str]:
+    if flags.get(setting.name) is not None:
+        return str(flags[setting.name]), setting.flag_names[0]
+    if setting.env in environ:
+        return environ[setting.env], setting.env
+    if setting.name in from_file:
+        return from_file[setting.name], "settings file"
+    return setting.default, "default"
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"settings file {path}: {exc}") from exc
+    unknown = sorted(set(data) - set(BY_NAME))
+    if unknown:
+        raise SettingsError(f"settings file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+    return {key: _as_text(value) for key, value in data.items()}
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
