@@ -7,7 +7,7 @@ import pytest
 from ivrflow.config import MenuError
 from ivrflow.engine import CallFinished, Hangup, Play, Step, TimerKind
 
-from .helpers import Driver, bg, briefs, context, fg, jump, menu, menu_yaml, one_context, set_var, switch, transfer
+from .helpers import Driver, bg, brief, briefs, context, fg, jump, menu, menu_yaml, one_context, set_var, switch, transfer
 
 # --- loops ----------------------------------------------------------------------
 
@@ -44,6 +44,21 @@ def test_a_silent_jump_loop_ends_with_an_error_not_a_hang(name: str) -> None:
     assert "1000" in d.record.reason
     assert d.record.errors == (d.record.reason,)
     assert d.live_timers() == set()
+
+
+def test_a_zero_timeout_loop_is_stopped_like_a_silent_jump_loop() -> None:
+    """`timeout: 0` and a timeout option jumping back to an empty start: validate accepts it
+    (it waits, for 0 ms), yet the call spins forever without time passing; with
+    lifetime 0 nothing ever ends it, and VirtualSwitch.run_to_end never returns."""
+    zero = menu(context({"start": [], "timeout": [jump(1)]}, timeout=0))
+    d = Driver(zero)
+    d.start()
+    for _ in range(1100):  # more rounds than the 1,000 rules the engine allows without waiting
+        if d.call.record is not None:
+            break
+        assert brief(d.log[-1]) == ("timer", "first_digit", 0.0)
+        d.fire(TimerKind.FIRST_DIGIT)
+    assert d.call.record is not None and d.record.outcome == "error"
 
 
 def test_validate_refuses_the_silent_loop_the_engine_guards_against() -> None:

@@ -13,6 +13,7 @@ from ivrflow.engine import (
     CallFinished,
     CallStarted,
     CancelTimer,
+    ShutdownRequested,
     DtmfReceived,
     Event,
     Hangup,
@@ -233,7 +234,16 @@ def test_transfer_failed_hangs_up_and_says_why(cause: str) -> None:
     assert briefs(out) == [("done", "transfer", "failed"), ("hangup", "NORMAL_CLEARING"), ("finished", d.record.outcome)]
     assert cause in d.record.reason
     assert any(cause in e and "200" in e for e in d.record.errors)
-    assert d.record.outcome in {"transfer", "hangup", "error"}
+    assert d.record.outcome == "hangup"  # the call did not leave through the transfer
+
+
+def test_a_failed_direct_dial_hangs_up() -> None:
+    d = Driver(menu(context({"start": []}, digit_len=3, allow_any_dial=True)))
+    d.start()
+    d.press("205")
+    assert switch_commands(d.transfer_result(ok=False, cause="UNALLOCATED_NUMBER")) == [("hangup", "NORMAL_CLEARING")]
+    assert d.record.outcome == "hangup"
+    assert d.record.transfer_destinations == ("205",)
 
 
 def test_a_failed_transfer_is_recorded_as_a_hangup() -> None:
@@ -261,3 +271,23 @@ def test_switch_failed_ends_the_call_with_an_error(name: str, expected: list[tup
     assert d.record.outcome == "error"
     assert any("no such channel" in e for e in d.record.errors)
     assert "no such channel" in d.record.reason
+
+
+# --- the runtime stopping -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in STATES])
+def test_shutdown_hangs_up_in_every_live_state(name: str) -> None:
+    d = reach(name)
+    playing = d.call.state in (State.PLAYING, State.RECORDING) and name != "recording, its digits"
+    prompt = d.plays[-1] if d.plays else None
+    out = d.feed(ShutdownRequested(50.0, "SIGTERM drain"))
+    assert switch_commands(out) == ([("stop",)] if playing else []) + [("hangup", "NORMAL_CLEARING")]
+    if playing:
+        assert StopPlayback(prompt) in out  # type: ignore[arg-type]
+    assert isinstance(out[-1], CallFinished)
+    assert d.live_timers() == set()
+    assert d.record.outcome == "hangup"
+    assert "SIGTERM drain" in d.record.reason
+    for event in after_the_end(d):
+        assert d.feed(event) == []

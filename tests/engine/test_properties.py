@@ -32,6 +32,7 @@ from ivrflow.engine import (
     DtmfReceived,
     InputResolved,
     SetVariable,
+    ShutdownRequested,
     CallFinished,
     CancelTimer,
     Event,
@@ -170,6 +171,7 @@ steps = st.one_of(
     st.tuples(st.just("timer"), st.sampled_from(list(TimerKind)), st.integers(0, 40)),
     st.tuples(st.just("transfer_finished"), st.booleans()),
     st.tuples(st.just("switch_failed")),
+    st.tuples(st.just("shutdown")),
 )
 
 
@@ -185,6 +187,8 @@ def event_for(step: tuple[Any, ...], now: float) -> Event | None:
             return TransferFinished(now, ok, "" if ok else "NO_ANSWER")
         case ("switch_failed",):
             return SwitchFailed(now, "lost the channel")
+        case ("shutdown",):
+            return ShutdownRequested(now, "draining")
     return None
 
 
@@ -222,6 +226,7 @@ def check_outputs(log: list[Output], ended: bool, hangup_at: int | None) -> None
 steps_after_end = [
     lambda now: CallerHungUp(now),
     lambda now: SwitchFailed(now, "x"),
+    lambda now: ShutdownRequested(now, "x"),
     lambda now: TransferFinished(now, True),
     lambda now: PlaybackFinished(now, 1),
     lambda now: TimerFired(now, Timer(TimerKind.LIFETIME, 1)),
@@ -265,6 +270,7 @@ raw_events = st.one_of(
     st.builds(CallerHungUp, st.just(0.0)),
     st.builds(TransferFinished, st.just(0.0), st.booleans(), st.sampled_from(["", "USER_BUSY"])),
     st.builds(SwitchFailed, st.just(0.0), st.just("boom")),
+    st.builds(ShutdownRequested, st.just(0.0), st.just("draining")),
     st.builds(CallStarted, st.just(0.0), st.dictionaries(st.sampled_from(VARIABLES), st.sampled_from(["1", "x", "+7"]))),
 )
 # events at non-decreasing times, as an adapter's monotonic clock gives them
