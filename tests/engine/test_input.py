@@ -27,7 +27,6 @@ from .helpers import (
     Driver,
     bg,
     briefs,
-    commands,
     context,
     fg,
     first_time,
