@@ -21,6 +21,7 @@ from typing import Sequence
 import gevent
 import gevent.event
 import gevent.lock
+from gevent import select
 from gevent import socket as gsocket
 
 from ivrflow.esl import writer
@@ -198,20 +199,34 @@ class EmulatedCall:
                 return
             try:
                 commands = self._commands.feed(data)
+                while commands and not self._closed:
+                    for command in commands:
+                        self.record.received.append((self.now(), command))
+                        self._handle(command)
+                        if self._closed:
+                            return
+                    # Like read_packet: bytes already waiting are read before any
+                    # queued event is written (this shows in static mode).
+                    commands = self._read_available()
             except ProtocolViolation as exc:
                 self.record.protocol_errors.append(str(exc))
                 self._close("emulator")
                 return
-            for command in commands:
-                self.record.received.append((self.now(), command))
-                self._handle(command)
-                if self._closed:
-                    return
-            # Like read_packet: queued events go out only while no command is half read.
             if not self._commands.pending:
                 self._flush_held()
                 if self.script.socket_mode == "static" and not self.channel.ready:
                     self.channel_down()
+
+    def _read_available(self) -> list[ClientCommand]:
+        assert self._sock is not None
+        readable, _, _ = select.select([self._sock], [], [], 0)
+        if not readable:
+            return []
+        data = self._sock.recv(65536)
+        if not data:
+            self._close("app")
+            return []
+        return self._commands.feed(data)
 
     def _recv(self, timeout: float | None) -> bytes | None:
         assert self._sock is not None

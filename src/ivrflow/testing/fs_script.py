@@ -1,8 +1,8 @@
 """What happens on an emulated call: the caller's side, the switch's setup and injected faults.
 
-Times are seconds of *call time* since the emulator connected; the emulator
-divides every wait by nothing and multiplies it by ``time_scale``, so with
-``time_scale=0.01`` a 5 s prompt takes 50 ms of wall time.
+Times are seconds of *call time* since the emulator connected.  Every wait is
+multiplied by ``time_scale`` to get wall time, so with ``time_scale=0.01`` a
+5 s prompt takes 50 ms.
 """
 
 from __future__ import annotations
@@ -98,6 +98,8 @@ class CallScript:
     # instead of after CHANNEL_HANGUP_COMPLETE (a race, seen in transcript 17).
     linger_notice_early: bool = False
     first_command_timeout: float = 25.0
+    # The media frame: the park loop only looks at commands and digits once per frame.
+    frame_seconds: float = 0.02
     time_scale: float = 1.0
     faults: Faults = field(default_factory=Faults)
 

@@ -186,6 +186,11 @@ class Session:
         """``switch_ivr_park``: idle between commands, dequeuing digits and commands."""
         self.outbox.emit("CHANNEL_PARK")
         while self.channel.ready and self.controlled and self.transferred_to is None:
+            if self.digits or self.queue:
+                # The park loop runs on the media clock: work waits for the next frame.
+                gevent.sleep(self.script.frame_seconds * self.script.time_scale)
+                if not (self.channel.ready and self.controlled):
+                    break
             if self.digits:
                 # Parked: every digit is evented at once, then dropped.
                 self.dequeue_digit()
