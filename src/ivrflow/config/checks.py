@@ -178,19 +178,26 @@ def _unreachable(ivr: Ivr, at: Path) -> Iterator[Problem]:
             )
 
 
+def _instant_exit(context: Context, key: str, rules: tuple[Rule, ...]) -> tuple[int, str] | None:
+    """Where an option goes without any time passing, if it does."""
+    for rule in rules:
+        if isinstance(rule, JumpToContext):
+            return rule.context, rule.context_option
+        if isinstance(rule, TAKES_TIME + ENDS_OPTION):
+            return None
+    if key == "start" and context.timeout == 0:
+        return context.id, "timeout"  # waiting 0 ms for input is no wait
+    return None
+
+
 def _silent_loops(ivr: Ivr, at: Path) -> Iterator[Problem]:
     """Jumps that come back to where they started without playing or waiting would spin forever."""
     edges: dict[tuple[int, str], tuple[int, str]] = {}
     for context in ivr.contexts:
         for key, rules in context.options.items():
-            for rule in rules:
-                if isinstance(rule, TAKES_TIME) or isinstance(rule, ENDS_OPTION) and not isinstance(
-                    rule, JumpToContext
-                ):
-                    break
-                if isinstance(rule, JumpToContext):
-                    edges[(context.id, key)] = (rule.context, rule.context_option)
-                    break
+            target = _instant_exit(context, key, rules)
+            if target is not None:
+                edges[(context.id, key)] = target
     reported: set[tuple[int, str]] = set()
     for start in edges:
         seen = [start]

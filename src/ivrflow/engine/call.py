@@ -89,8 +89,8 @@ from .record import CallRecord, Outcome, Step
 
 SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
 
-# Rules run back to back without waiting for anything; more than this in a row
-# can only be a loop of jumps that the config checks could not see.
+# Rules run without time passing; more than this in a row can only be a loop
+# of jumps (or of 0 ms input waits) that the config checks did not refuse.
 MAX_RULES_WITHOUT_WAIT = 1000
 
 
@@ -126,6 +126,7 @@ class Call:
         self._variables: dict[str, str] = {}
         self._transfer_result: tuple[Outcome, str] = ("transfer", "")
         self._now = 0.0
+        self._steps_without_time = 0
         self._started_at = 0.0
         self._first_digit_at: float | None = None
         self._path: list[Step] = []
@@ -140,6 +141,8 @@ class Call:
         self._out = []
         if self.state is State.ENDED:
             return []
+        if event.at > self._now:
+            self._steps_without_time = 0
         self._now = event.at
         if self.state is State.NEW:
             self._started_at = event.at  # a call that ends before it starts lasts no time
@@ -191,7 +194,9 @@ class Call:
         self._run_rules()
 
     def _run_rules(self) -> None:
-        for _ in range(MAX_RULES_WITHOUT_WAIT):
+        while self._steps_without_time < MAX_RULES_WITHOUT_WAIT:
+            # Counted across events too: a 0 ms input wait that loops back is no wait at all.
+            self._steps_without_time += 1
             rules = self._context.rules(self._option)
             if self._rule_index >= len(rules):
                 self._rules_done()
@@ -200,7 +205,7 @@ class Call:
             self._rule_index += 1
             if _ACTIONS[type(rule)](self, rule):
                 return
-        self._fail(f"{MAX_RULES_WITHOUT_WAIT} rules ran without waiting for anything (a loop of jumps)")
+        self._fail(f"{MAX_RULES_WITHOUT_WAIT} rules ran without time passing (a loop of jumps)")
 
     def _rules_done(self) -> None:
         if self._option == "start":

@@ -1,0 +1,111 @@
+"""The example menu 071 through `EslServer` on real sockets, FreeSWITCH emulated."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import SOUNDS, call, ivrflow
+
+HELLO = str(SOUNDS / "hello.wav")
+AD = str(SOUNDS / "advertising.wav")
+# Call time (emulator seconds): sleep 0-5, advertising.wav 5-9, hello.wav 9-12, timeout 12-17.
+
+
+def sent_app_args(switch, app: str) -> list[str]:
+    """The execute-app-arg of every sendmsg that ran `app`, as ivrflow wrote it."""
+    return [
+        command.headers.get("execute-app-arg", "")
+        for _, command in switch.received
+        if command.name == "sendmsg" and command.headers.get("execute-app-name") == app
+    ]
+
+
+def test_no_key_transfers_to_050_after_both_sounds_and_the_timeout() -> None:
+    with ivrflow() as it:
+        switch, record = call(it)
+    assert switch.answered
+    assert switch.transferred_to == "050"
+    assert sent_app_args(switch, "playback") == [
+        f"%[playback_terminators=none]{AD}",
+        f"%[playback_terminators=any]{HELLO}",
+    ]
+    transfer = next(run for run in switch.applications if run.name == "transfer")
+    assert transfer.arg == "050 XML default"
+    assert 16.0 <= transfer.started <= 18.5
+    assert record["outcome"] == "transfer"
+    assert record["transfer_destinations"] == ["050"]
+    assert [(s["context"], s["option"]) for s in record["path"]] == [(1, "start"), (1, "timeout")]
+    assert switch.closed_by in ("exit", "emulator")
+    assert it.metric("ivr_calls_total", ivr="071", outcome="transfer") == 1
+    assert it.metric("ivr_calls_active") == 0
+
+
+def test_2_during_hello_stops_it_at_once_then_transfers_to_002() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(10.0, "2")])
+    hello = next(run for run in switch.applications if run.name == "playback" and HELLO in run.arg)
+    assert hello.ended is not None and hello.ended < 10.6  # stopped, not played to 12
+    assert switch.transferred_to == "002"
+    transfer = next(run for run in switch.applications if run.name == "transfer")
+    assert 11.8 <= transfer.started <= 13.0  # after the 2 s inter-digit wait
+    assert record["entries"] == ["2"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "destination"),
+    [([(10.0, "1")], "+79876543210"), ([(10.0, "1"), (10.2, "0"), (10.4, "5")], "105")],
+    ids=["option 1", "direct dial 105"],
+)
+def test_options_and_direct_dial(keys, destination) -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=keys)
+    assert switch.transferred_to == destination
+    assert record["transfer_destinations"] == [destination]
+
+
+def test_direct_dial_does_not_wait_for_the_inter_digit_timeout() -> None:
+    with ivrflow() as it:
+        switch, _ = call(it, keys=[(10.0, "1"), (10.2, "0"), (10.4, "5")])
+    transfer = next(run for run in switch.applications if run.name == "transfer")
+    assert transfer.started < 11.5
+
+
+def test_keys_during_advertising_are_ignored() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(6.0, "2")])
+    ad = next(run for run in switch.applications if run.name == "playback" and AD in run.arg)
+    assert ad.ended is not None and ad.ended >= 8.9  # played to its end
+    assert switch.transferred_to == "050"
+    assert record["entries"] == []
+    assert [d for _, d in switch.dtmf] == ["2"]  # the switch did deliver it
+
+
+def test_invalid_key_hangs_up() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(13.0, "9")])
+    assert switch.hangup_cause == "NORMAL_CLEARING"
+    assert switch.transferred_to is None
+    assert record["outcome"] == "hangup"
+    assert [(s["context"], s["option"]) for s in record["path"]] == [(1, "start"), (1, "invalid")]
+
+
+def test_hash_ends_an_empty_entry_as_invalid() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(10.0, "#")])
+    assert switch.hangup_cause == "NORMAL_CLEARING"
+    assert record["entries"] == [""]
+
+
+def test_hash_ends_the_entry_early() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(13.0, "2#")])
+    assert switch.transferred_to == "002"
+    transfer = next(run for run in switch.applications if run.name == "transfer")
+    assert transfer.started < 13.6  # no inter-digit wait after '#'
+
+
+def test_a_key_while_parked_waiting_for_input_is_taken() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(14.0, "2")])
+    assert switch.transferred_to == "002"
+    assert record["entries"] == ["2"]

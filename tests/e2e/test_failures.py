@@ -1,0 +1,231 @@
+"""Calls that go wrong: hangups at every stage, lifetime, a refusing switch, broken sockets."""
+
+from __future__ import annotations
+
+import gc
+import socket
+
+import gevent
+import pytest
+
+from ivrflow.config import load_menu_text
+from ivrflow.esl.call_session import CallSession
+from ivrflow.testing import BridgeOutcome, Faults, start_call
+
+from .harness import SOUNDS, call, ivrflow, scaled, script
+
+HELLO = str(SOUNDS / "hello.wav")
+
+
+@pytest.mark.parametrize(
+    ("at", "stage"),
+    [(2.0, "sleep"), (6.0, "advertising (foreground)"), (10.5, "hello (background)"), (14.0, "input"), (13.0, "between digits")],
+)
+def test_caller_hangup_ends_the_call_cleanly_and_it_is_counted(at: float, stage: str) -> None:
+    keys = [(12.5, "1")] if stage == "between digits" else []
+    with ivrflow() as it:
+        switch, record = call(it, keys=keys, caller_hangup=(at, "NORMAL_CLEARING"))
+        commands_after = [c.line for t, c in switch.received if t > at + 0.5 and c.name not in ("exit",)]
+        assert it.metric("ivr_calls_total", ivr="071", outcome="caller_hangup") == 1
+        assert it.metric("ivr_calls_active") == 0
+    assert record["outcome"] == "caller_hangup"
+    assert switch.transferred_to is None
+    assert commands_after == []  # nothing but exit after the hangup
+
+
+def test_caller_hangup_while_a_multi_destination_transfer_rings() -> None:
+    menu = load_menu_text(
+        """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - action: transfer
+              transfer_dst: "101,102"
+""",
+        "m.yaml",
+    ).menu
+    with ivrflow(menu) as it:
+        switch, record = call(
+            it,
+            caller_hangup=(1.0, "NORMAL_CLEARING"),
+            default_bridge_outcome=BridgeOutcome("no_answer", ring_seconds=5.0),
+        )
+    assert "bridge" in switch.app_names()
+    assert record["outcome"] == "caller_hangup"
+    assert "during transfer" in record["reason"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "want_outcome", "want_hangup"),
+    [(BridgeOutcome("answer", ring_seconds=0.5, talk_seconds=1.0), "transfer", None),
+     (BridgeOutcome("busy", ring_seconds=0.5), "hangup", "NORMAL_CLEARING")],
+)
+def test_multi_destination_transfer_rings_together_and_learns_the_result(outcome, want_outcome, want_hangup) -> None:
+    menu = load_menu_text(
+        """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - action: transfer
+              transfer_dst: "101,102"
+""",
+        "m.yaml",
+    ).menu
+    with ivrflow(menu, bridge_template="user/{number}") as it:
+        switch, record = call(it, default_bridge_outcome=outcome)
+    bridge = next(run for run in switch.applications if run.name == "bridge")
+    assert bridge.arg == "user/101,user/102"
+    assert record["outcome"] == want_outcome
+    if want_hangup:
+        assert "transfer failed" in record["reason"]
+
+
+def test_lifetime_ends_a_call_that_waits_too_long() -> None:
+    menu = load_menu_text(
+        """
+sounds: [{id: 1, filename: hello.wav}]
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    lifetime: 1
+    contexts:
+      - id: 1
+        timeout: 60000
+        options:
+          start:
+            - action: play_sound
+              sound: 1
+""",
+        "m.yaml",
+    ).menu
+    with ivrflow(menu) as it:
+        switch, record = call(it, time_scale=1.0, sounds={HELLO: 0.3})
+    assert record["outcome"] == "lifetime"
+    assert switch.hangup_cause == "NORMAL_CLEARING"
+    assert 0.9 <= record["duration_s"] <= 2.0
+
+
+def test_lifetime_mid_prompt_stops_it_and_hangs_up() -> None:
+    menu = load_menu_text(
+        """
+sounds: [{id: 1, filename: hello.wav}]
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    lifetime: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - action: play_sound
+              sound: 1
+""",
+        "m.yaml",
+    ).menu
+    with ivrflow(menu) as it:
+        switch, record = call(it, time_scale=1.0, sounds={HELLO: 30.0})
+    hello = next(run for run in switch.applications if run.name == "playback")
+    assert hello.ended is not None and hello.ended < 3.0
+    assert record["outcome"] == "lifetime"
+
+
+def test_a_switch_that_answers_err_ends_the_call_as_an_error() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, faults=Faults(fail_commands={"sendmsg": "-ERR command not found"}))
+        assert it.metric("ivr_errors_total", kind="switch_refused") >= 1
+    assert record["outcome"] == "error"
+    assert "refused" in record["reason"]
+
+
+def test_a_socket_closed_mid_frame_is_survived_and_recorded() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, faults=Faults(close_mid_frame_after=8))
+        assert it.metric("ivr_calls_active") == 0
+    assert record["outcome"] == "caller_hangup"
+    assert "connection" in record["reason"]
+
+
+def test_header_values_with_encoded_newlines_colons_and_non_ascii_do_not_break_parsing() -> None:
+    hostile = ("ivr_note", "line1\nInjected-Header: evil\r\nü€ 100% : x")
+    with ivrflow() as it:
+        switch, record = call(it, keys=[(10.0, "2")], faults=Faults(hostile_variable=hostile))
+        assert it.metric("ivr_errors_total", kind="malformed_frame") == 0
+    assert switch.transferred_to == "002"
+    assert record["outcome"] == "transfer"
+
+
+def test_a_socket_without_async_full_is_handed_back_to_the_dialplan() -> None:
+    with ivrflow() as it:
+        switch = start_call(it.address, script(full=False)).get(timeout=30)
+        it.wait_idle()
+        assert it.metric("ivr_esl_connections_rejected_total", reason="not_async_full") == 1
+        assert it.records == []
+    assert [c.name for _, c in switch.received] == ["connect", "exit"]
+    assert not switch.answered
+
+
+def test_an_unknown_extension_is_handed_back() -> None:
+    with ivrflow() as it:
+        switch = start_call(it.address, script(destination_number="999")).get(timeout=30)
+        it.wait_idle()
+        assert it.metric("ivr_esl_connections_rejected_total", reason="no_ivr") == 1
+    assert [c.name for _, c in switch.received][-1] == "exit"
+    assert not switch.answered
+
+
+def test_killing_the_switch_mid_call_leaves_no_greenlet_or_socket() -> None:
+    with ivrflow() as it:
+        peer = socket.create_connection(it.address)
+        peer.sendall(b"")  # FreeSWITCH connected; it dies before saying anything more
+        gevent.sleep(0.05)
+        assert len(it.server.sessions) == 1
+        session = next(iter(it.server.sessions))
+        greenlet = start_call(it.address, script(keys=[(10.0, "2")]))
+        gevent.sleep(0.6)  # mid-call: playing advertising.wav
+        greenlet.kill()  # the emulator dies without closing its socket cleanly
+        peer.close()
+        it.wait_idle()
+        assert not it.server.sessions
+        assert session.conn.closed_reason is not None
+    gc.collect()
+    live = [o for o in gc.get_objects() if isinstance(o, CallSession)]
+    assert all(s.conn.closed_reason is not None for s in live)
+    assert all(s.conn.sock.fileno() == -1 for s in live)
+
+
+def test_500_calls_at_once_none_lost_none_left_open() -> None:
+    menu = scaled(load_menu_text(
+        """
+sounds: [{id: 1, filename: hello.wav}]
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        digit_len: 1
+        options:
+          start:
+            - action: play_sound
+              sound: 1
+          "2":
+            - action: transfer
+              transfer_dst: "002"
+""",
+        "m.yaml",
+    ).menu)
+    with ivrflow(menu) as it:
+        calls = [start_call(it.address, script(keys=[(0.5, "2")], sounds={HELLO: 3.0})) for _ in range(500)]
+        switches = [g.get(timeout=120) for g in calls]
+        it.wait_idle(60)
+        assert it.metric("ivr_calls_total", ivr="071", outcome="transfer") == 500
+        assert it.metric("ivr_calls_active") == 0
+    assert all(s.transferred_to == "002" for s in switches)
+    assert len({r["call_uuid"] for r in it.records}) == 500
