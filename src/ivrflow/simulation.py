@@ -73,14 +73,14 @@ class VirtualSwitch:
         return self.call.record is not None
 
     def start(self, variables: Mapping[str, str] | None = None) -> None:
-        self._feed(CallStarted(self.now, dict(variables or {})))
+        self.feed(CallStarted(self.now, dict(variables or {})))
 
     def press(self, digits: str) -> None:
         for digit in digits:
-            self._feed(DtmfReceived(self.now, digit))
+            self.feed(DtmfReceived(self.now, digit))
 
     def hang_up(self, cause: str = "NORMAL_CLEARING") -> None:
-        self._feed(CallerHungUp(self.now, cause))
+        self.feed(CallerHungUp(self.now, cause))
 
     def advance(self, seconds: float) -> None:
         """Let virtual time pass, delivering everything that falls due meanwhile."""
@@ -91,7 +91,7 @@ class VirtualSwitch:
                 self._cancelled.discard(due.seq)
                 continue
             self.now = due.at
-            self._feed(replace(due.event, at=self.now))
+            self.feed(replace(due.event, at=self.now))
         self.now = until
 
     def run_to_end(self, limit: float = 24 * 3600.0) -> CallRecord:
@@ -109,7 +109,8 @@ class VirtualSwitch:
     def outputs(self, kind: type | tuple[type, ...] = object) -> list[Output]:
         return [output for _, output in self.log if isinstance(output, kind)]
 
-    def _feed(self, event: Event) -> None:
+    def feed(self, event: Event) -> None:
+        """Hand the call any event now, as the switch would; its outputs are logged and obeyed."""
         for output in self.call.handle(event):
             self.log.append((self.now, output))
             self._obey(output)

@@ -244,6 +244,7 @@ def test_record_digits_with_a_sound_ends_at_max_and_the_next_rule_reads_the_vari
     d.transfer_result(ok=True)
     assert d.record.variables == (("code", "123"),)
     assert d.record.entries == ()  # recorded digits are no menu entry
+    assert d.record.first_digit_at is not None  # but they are the caller's first key
 
 
 @pytest.mark.parametrize(

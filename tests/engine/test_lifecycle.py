@@ -241,7 +241,9 @@ def test_a_failed_direct_dial_hangs_up() -> None:
     d = Driver(menu(context({"start": []}, digit_len=3, allow_any_dial=True)))
     d.start()
     d.press("205")
-    assert switch_commands(d.transfer_result(ok=False, cause="UNALLOCATED_NUMBER")) == [("hangup", "NORMAL_CLEARING")]
+    out = d.transfer_result(ok=False, cause="UNALLOCATED_NUMBER")
+    assert switch_commands(out) == [("hangup", "NORMAL_CLEARING")]
+    assert ("done", "direct_dial", "failed") in briefs(out)  # named for what asked for it, not "transfer"
     assert d.record.outcome == "hangup"
     assert d.record.transfer_destinations == ("205",)
 

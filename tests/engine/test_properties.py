@@ -194,7 +194,7 @@ def event_for(step: tuple[Any, ...], now: float) -> Event | None:
 
 def inject(sw: VirtualSwitch, event: Event) -> None:
     """Hand the call an event the virtual switch would not have sent (stale, early or out of place)."""
-    sw._feed(event)  # the switch logs and obeys the outputs as for its own events
+    sw.feed(event)
 
 
 def check_outputs(log: list[Output], ended: bool, hangup_at: int | None) -> None:

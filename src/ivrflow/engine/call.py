@@ -125,6 +125,7 @@ class Call:
         self._channel_variables: Mapping[str, str] = {}
         self._variables: dict[str, str] = {}
         self._transfer_result: tuple[Outcome, str] = ("transfer", "")
+        self._transfer_action = "transfer"
         self._now = 0.0
         self._steps_without_time = 0
         self._started_at = 0.0
@@ -243,7 +244,7 @@ class Call:
         return self._done(rule.action)
 
     def _transfer(self, rule: TransferRule | SimpleTransfer) -> bool:
-        self._start_transfer(rule.destinations, rule.action, "transfer", "")
+        self._start_transfer(rule.destinations, rule.action, rule.action, "transfer", "")
         return self._done(rule.action)
 
     def _transfer_from_variable(self, rule: TransferFromVariable) -> bool:
@@ -252,7 +253,7 @@ class Call:
             return self._skip(
                 rule.action, f"variable {rule.transfer_variable} holds no dialable number ({destination!r})"
             )
-        self._start_transfer((destination,), "transfer", "transfer", "")
+        self._start_transfer((destination,), "transfer", rule.action, "transfer", "")
         return self._done(rule.action)
 
     def _hangup_rule(self, rule: HangupRule) -> bool:
@@ -387,7 +388,7 @@ class Call:
         self._entries.append(self._entry)
         if resolution.result == "direct_dial":
             self._emit(InputResolved(self._context.id, "direct_dial", None))
-            self._start_transfer((resolution.entry,), "transfer", "transfer", "direct dial")
+            self._start_transfer((resolution.entry,), "transfer", "direct_dial", "transfer", "direct dial")
             return
         option = resolution.entry if resolution.result == "option" else "invalid"
         self._emit(InputResolved(self._context.id, resolution.result, option))
@@ -402,6 +403,7 @@ class Call:
 
     def _on_recording_digit(self, event: DtmfReceived) -> None:
         assert self._recording is not None
+        self._note_digit()
         self._stop_play()
         self._cancel_timer(TimerKind.FIRST_DIGIT)
         self._cancel_timer(TimerKind.INTER_DIGIT)
@@ -428,8 +430,12 @@ class Call:
 
     # --- leaving the menu -------------------------------------------------
 
-    def _start_transfer(self, destinations: tuple[str, ...], kind: str, outcome: Outcome, reason: str) -> None:
+    def _start_transfer(
+        self, destinations: tuple[str, ...], kind: str, action: str, outcome: Outcome, reason: str
+    ) -> None:
+        """`action` names what asked for the transfer (a rule's action, direct_dial, lifetime_transfer)."""
         self._stop_play()
+        self._transfer_action = action
         self._cancel_all_timers()
         self._destinations = destinations
         self._transfer_result = (outcome, reason)
@@ -442,7 +448,7 @@ class Call:
             self._end(outcome, reason or "transferred")
             return
         self._errors.append(f"transfer to {','.join(self._destinations)} failed: {event.cause}")
-        self._emit(ActionDone("transfer", "failed"))
+        self._emit(ActionDone(self._transfer_action, "failed"))
         # The call did not leave through the transfer: we hang it up. A lifetime
         # transfer that fails still ends the call because of the lifetime.
         self._hangup("hangup" if outcome == "transfer" else outcome, f"transfer failed: {event.cause}")
@@ -453,7 +459,7 @@ class Call:
         self._stop_play()
         reason = f"lifetime of {self.ivr.lifetime} s ran out"
         if self.ivr.lifetime_exp_action == "transfer" and self.ivr.lifetime_exp_transfer_dst:
-            self._start_transfer((self.ivr.lifetime_exp_transfer_dst,), "transfer", "lifetime", reason)
+            self._start_transfer((self.ivr.lifetime_exp_transfer_dst,), "transfer", "lifetime_transfer", "lifetime", reason)
         else:
             self._hangup("lifetime", reason)
 
