@@ -165,7 +165,8 @@ class Daemon:
         return problems
 
     def _status(self) -> str:
-        return f"{len(self.server.sessions)} active call(s); menu {self.loaded.source}"
+        host, port = self.server.address
+        return f"{len(self.server.sessions)} active call(s); listening on {host}:{port}; menu {self.loaded.source}"
 
     def _report_status(self) -> None:
         while True:
