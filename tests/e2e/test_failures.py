@@ -222,7 +222,8 @@ ivrs:
         "m.yaml",
     ).menu)
     with ivrflow(menu) as it:
-        calls = [start_call(it.address, script(keys=[(0.5, "2")], sounds={HELLO: 3.0})) for _ in range(500)]
+        # Setting up 500 calls takes a while: the key comes 3 s (wall) in, while hello.wav still plays.
+        calls = [start_call(it.address, script(keys=[(60.0, "2")], sounds={HELLO: 100.0})) for _ in range(500)]
         switches = [g.get(timeout=120) for g in calls]
         it.wait_idle(60)
         assert it.metric("ivr_calls_total", ivr="071", outcome="transfer") == 500
