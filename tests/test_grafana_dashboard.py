@@ -41,7 +41,8 @@ LABEL_VALUES = re.compile(r"^\s*label_values\((.*),\s*\w+\s*\)\s*$")
 
 
 def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    board: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return board
 
 
 def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -155,5 +156,5 @@ def test_the_asked_for_panels_exist(title: str, metric: str) -> None:
 
 def test_call_duration_shows_p50_p95_p99() -> None:
     (panel,) = [panel for panel in all_panels(dashboard()["panels"]) if panel["title"] == "Call duration"]
-    quantiles = {re.match(r"histogram_quantile\(([\d.]+),", target["expr"]).group(1) for target in panel["targets"]}
-    assert quantiles == {"0.5", "0.95", "0.99"}
+    quantiles = [re.match(r"histogram_quantile\(([\d.]+),", target["expr"]) for target in panel["targets"]]
+    assert {match.group(1) for match in quantiles if match} == {"0.5", "0.95", "0.99"}

@@ -259,7 +259,7 @@ def run_cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="ivrflow")
     add_command(parser.add_subparsers(required=True))
     args = parser.parse_args(list(argv))
-    return args.run(args)
+    return int(args.run(args))
 
 
 def test_cli_converts_the_good_files_and_fails_at_the_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
