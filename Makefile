@@ -1,19 +1,32 @@
 # `make run` starts the daemon on the example menu; `make test` runs the tests.
-# Both build .venv first. On a fresh Debian, python3-venv is installed when missing (needs root).
+# Both build .venv first. On a fresh Debian they install the system packages
+# they need with apt-get (as root); otherwise they say which are missing.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# command:package pairs the test suite runs (sound conversion, unit file check, scale-out test)
+TEST_TOOLS := ffmpeg:ffmpeg ffprobe:ffmpeg systemd-analyze:systemd haproxy:haproxy
 
-.PHONY: run test venv clean
+.PHONY: run test venv system-test-tools clean
 
 run: $(VENV)/.installed
 	$(BIN)/ivrflow serve --config config/example.yaml --sounds config/sounds
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test system-test-tools
 	$(BIN)/python -m pytest
 
 venv: $(VENV)/.installed
+
+system-test-tools:
+	@missing=""; for pair in $(TEST_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "the tests need these Debian packages:$$missing (apt-get install them as root)"; exit 1; fi; \
+	fi
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \

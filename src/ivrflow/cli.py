@@ -14,6 +14,7 @@ from . import __version__
 from .config import LoadedMenu, Menu, MenuError, load_menu_file
 from .config.model import Ivr
 from .settings import SettingsError
+from .sound_prep import add_command as add_sounds_command
 from .settings import add_arguments as add_settings_arguments
 from .settings import resolve as resolve_settings
 
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     reload = commands.add_parser("reload", help="make a running daemon load its menu again")
     reload.add_argument("--metrics-listen", default="127.0.0.1:9464", help="the daemon's HTTP listener")
     reload.set_defaults(run=_reload)
+
+    add_sounds_command(commands)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
     schema.set_defaults(run=_schema)
