@@ -96,7 +96,11 @@ def _simulate(args: argparse.Namespace) -> int:
     ivr = _pick_ivr(loaded.menu, args.ivr)
     lengths = sound_lengths(loaded.menu, sound_dir, lambda line: print(line, file=sys.stderr))
     if args.script is None:
-        run_interactive(loaded.menu, ivr, lengths, sys.stdout)
+        try:
+            run_interactive(loaded.menu, ivr, lengths, sys.stdout)
+        except EOFError as exc:
+            print(f"ivrflow simulate: {exc}", file=sys.stderr)
+            return 1
         return 0
     try:
         run_script(loaded.menu, ivr, lengths, args.script, sys.stdout)

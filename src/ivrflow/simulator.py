@@ -94,7 +94,7 @@ def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out
 
 
 def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO) -> CallRecord:
-    """Run on the wall clock, reading keys from the terminal."""
+    """Run on the wall clock, reading keys from the terminal (or a pipe, until it ends)."""
     switch = VirtualSwitch(Call(menu, ivr), lengths)
     printer = _Printer(switch, lengths, out)
     out.write("keys 0-9 * # are DTMF; h hangs up\n")
@@ -104,9 +104,10 @@ def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO
     with _keys_from(sys.stdin) as read_key:
         while not switch.ended:
             wait = switch.next_due_in()
-            key = read_key(None if wait is None else max(wait - (time.monotonic() - started - switch.now), 0.0))
+            timeout = None if wait is None else max(wait - (time.monotonic() - started - switch.now), 0.0)
+            key = read_key(timeout)
             switch.advance(max(time.monotonic() - started - switch.now, 0.0))
-            if key in "0123456789*#" and key:
+            if key and key in "0123456789*#":
                 printer.keys(key)
                 switch.press(key)
             elif key in ("h", "H"):
@@ -119,14 +120,26 @@ def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO
 
 @contextmanager
 def _keys_from(stream: TextIO) -> Iterator[Callable[[float | None], str]]:
+    """A reader of single keys with a timeout; after end of input it only waits."""
     fd = stream.fileno()
     saved = termios.tcgetattr(fd) if os.isatty(fd) else None
     if saved is not None:
         tty.setcbreak(fd)
+    ended = False
 
     def read_key(timeout: float | None) -> str:
+        nonlocal ended
+        if ended:
+            if timeout is None:
+                raise EOFError("input ended and nothing is left to happen")
+            time.sleep(timeout)
+            return ""
         ready, _, _ = select.select([fd], [], [], timeout)
-        return os.read(fd, 1).decode(errors="replace") if ready else ""
+        if not ready:
+            return ""
+        data = os.read(fd, 1)
+        ended = not data
+        return data.decode(errors="replace")
 
     try:
         yield read_key

@@ -94,3 +94,28 @@ def test_schema_describes_the_menu_format() -> None:
     assert set(schema["properties"]) == {"sounds", "ivrs"}
     assert schema["$defs"]["Context"]["additionalProperties"] is False
     assert schema["$defs"]["Context"]["properties"]["timeout"]["default"] == 5000
+
+
+def test_simulate_interactive_reads_keys_on_the_wall_clock(tmp_path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(
+        """
+ivrs:
+  - extension: "100"
+    entry_context: 1
+    contexts:
+      - id: 1
+        timeout: 3000
+        options:
+          start: [{action: play_silence, silence_time: 2000}]
+          "1": [{action: transfer, transfer_dst: "001"}]
+"""
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ivrflow", "simulate", str(menu)],
+        input="1", capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("caller presses 1" in line for line in lines)
+    assert line_at(lines, "transfer to 001") < 1.5  # the key interrupted the 2 s silence
