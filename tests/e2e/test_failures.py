@@ -17,6 +17,24 @@ from .harness import SOUNDS, call, ivrflow, scaled, script
 HELLO = str(SOUNDS / "hello.wav")
 
 
+def ring_together_menu():
+    """A menu that at once transfers to two destinations ringing together."""
+    return load_menu_text(
+        """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - action: transfer
+              transfer_dst: "101,102"
+""",
+        "m.yaml",
+    ).menu
+
+
 @pytest.mark.parametrize(
     ("at", "stage"),
     [(2.0, "sleep"), (6.0, "advertising (foreground)"), (10.5, "hello (background)"), (14.0, "input"), (13.0, "between digits")],
@@ -34,20 +52,7 @@ def test_caller_hangup_ends_the_call_cleanly_and_it_is_counted(at: float, stage:
 
 
 def test_caller_hangup_while_a_multi_destination_transfer_rings() -> None:
-    menu = load_menu_text(
-        """
-ivrs:
-  - extension: "071"
-    entry_context: 1
-    contexts:
-      - id: 1
-        options:
-          start:
-            - action: transfer
-              transfer_dst: "101,102"
-""",
-        "m.yaml",
-    ).menu
+    menu = ring_together_menu()
     with ivrflow(menu) as it:
         switch, record = call(
             it,
@@ -65,20 +70,7 @@ ivrs:
      (BridgeOutcome("busy", ring_seconds=0.5), "hangup", "NORMAL_CLEARING")],
 )
 def test_multi_destination_transfer_rings_together_and_learns_the_result(outcome, want_outcome, want_hangup) -> None:
-    menu = load_menu_text(
-        """
-ivrs:
-  - extension: "071"
-    entry_context: 1
-    contexts:
-      - id: 1
-        options:
-          start:
-            - action: transfer
-              transfer_dst: "101,102"
-""",
-        "m.yaml",
-    ).menu
+    menu = ring_together_menu()
     with ivrflow(menu, bridge_template="user/{number}") as it:
         switch, record = call(it, default_bridge_outcome=outcome)
     bridge = next(run for run in switch.applications if run.name == "bridge")
