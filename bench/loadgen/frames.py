@@ -33,6 +33,8 @@ APP_UUID_B = APP_UUID.encode()
 APP_DATA_B = APP_DATA.encode()
 SOCKET_APP_DATA = "127.0.0.1:8084 async full"
 DESTINATION = "071"
+SCENARIO = "QQscenarioQQ"
+SCENARIO_B = SCENARIO.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ def _channel() -> Channel:
         ("current_application_data", SOCKET_APP_DATA),
         ("current_application", "socket"),
         ("socket_host", "127.0.0.1"),
+        # Set by the bench dialplan: which caller this is (only the floor server reads it).
+        ("bench_scenario", SCENARIO),
     ]
     return Channel(
         unique_id=UID,

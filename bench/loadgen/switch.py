@@ -252,7 +252,7 @@ class FakeCall:
         word, _, arg = line.partition(" ")
         if word == "connect":
             self.stats.connect_ms.append((now - self.t0) * 1000)
-            self._write(self.t.connect_reply.replace(F.UID_B, self.uid))
+            self._write(self.t.connect_reply.replace(F.UID_B, self.uid).replace(F.SCENARIO_B, self.s.name.encode()))
         elif word == "myevents":
             self._write(F.REPLIES["myevents"])
         elif word == "event":
