@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ivrflow.config import load_menu_text
+
 from .harness import SOUNDS, call, ivrflow
 
 HELLO = str(SOUNDS / "hello.wav")
@@ -109,3 +111,34 @@ def test_a_key_while_parked_waiting_for_input_is_taken() -> None:
         switch, record = call(it, keys=[(14.0, "2")])
     assert switch.transferred_to == "002"
     assert record["entries"] == ["2"]
+
+
+def test_a_key_pressed_while_parked_between_two_prompts_is_kept() -> None:
+    """Between two prompts the channel is parked; FreeSWITCH dequeues (and events) a key then, and drops it."""
+    menu = load_menu_text(
+        """
+sounds: [{id: 1, filename: advertising.wav}, {id: 2, filename: hello.wav}]
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - {action: play_sound, sound: 1}
+            # Three quick applications hold the channel parked between the prompts for ~100 ms.
+            - {action: set_variable, set_variable_name: a, set_variable_value: "1"}
+            - {action: set_variable, set_variable_name: b, set_variable_value: "2"}
+            - {action: set_variable, set_variable_name: c, set_variable_value: "3"}
+            - {action: play_sound, sound: 2}
+          "1": [{action: transfer, transfer_dst: "001"}]
+""",
+        "m.yaml",
+    ).menu
+    with ivrflow(menu) as it:
+        switch, record = call(it, time_scale=1.0, sounds={AD: 1.0, HELLO: 1.0}, keys=[(1.1, "1")])
+    [(dequeued_at, digit)] = switch.dtmf
+    playing = [(run.started, run.ended) for run in switch.applications if run.name == "playback"]
+    assert not any(start <= dequeued_at <= (end or 1e9) for start, end in playing), "the key met a prompt"
+    assert switch.transferred_to == "001"
+    assert record["entries"] == ["1"]
