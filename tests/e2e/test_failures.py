@@ -222,3 +222,30 @@ ivrs:
         assert it.metric("ivr_calls_active") == 0
     assert all(s.transferred_to == "002" for s in switches)
     assert len({r["call_uuid"] for r in it.records}) == 500
+
+
+def test_a_value_that_slipped_past_validation_is_never_sent() -> None:
+    from ivrflow.config.model import SetVariable
+
+    menu = load_menu_text(
+        """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - {action: set_variable, set_variable_name: note, set_variable_value: safe}
+""",
+        "m.yaml",
+    ).menu
+    # Build the rule without validation, as a bug elsewhere might.
+    evil = SetVariable.model_construct(action="set_variable", set_variable_name="note", set_variable_value="x\nhangup")
+    context = menu.ivrs[0].contexts[0].model_copy(update={"options": {"start": (evil,)}})
+    menu = menu.model_copy(update={"ivrs": (menu.ivrs[0].model_copy(update={"contexts": (context,)}),)})
+    with ivrflow(menu) as it:
+        switch, record = call(it)
+        assert it.metric("ivr_errors_total", kind="unsafe_argument") == 1
+    assert b"x\nhangup" not in b"".join(c.raw for _, c in switch.received)
+    assert record["outcome"] == "error"

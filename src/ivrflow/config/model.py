@@ -49,6 +49,13 @@ def _printable(value: str) -> str:
     return value
 
 
+def _switch_safe(value: str) -> str:
+    _printable(value)
+    if "${" in value:
+        raise ValueError(f"{value!r} contains '${{', which FreeSWITCH would expand as a variable; remove it")
+    return value
+
+
 def _destinations(value: str) -> tuple[str, ...]:
     parts = tuple(part.strip() for part in value.split(","))
     for part in parts:
@@ -59,6 +66,8 @@ def _destinations(value: str) -> tuple[str, ...]:
 Dialable = Annotated[str, AfterValidator(_dialable)]
 VariableName = Annotated[str, AfterValidator(_variable_name)]
 Printable = Annotated[str, AfterValidator(_printable)]
+# Text that reaches the switch as an application argument.
+SwitchText = Annotated[str, AfterValidator(_switch_safe)]
 SoundId = Annotated[int, Field(gt=0, description="id of a sound in `sounds`")]
 ContextId = Annotated[int, Field(gt=0, description="id of a context of the same ivr")]
 Milliseconds = Annotated[int, Field(ge=0, description="milliseconds")]
@@ -181,7 +190,7 @@ class RecordDigits(RuleBase):
 class SetVariable(RuleBase):
     action: Literal["set_variable"]
     set_variable_name: VariableName
-    set_variable_value: Printable = ""
+    set_variable_value: SwitchText = ""
 
 
 class SetCallerIdNumber(RuleBase):
@@ -191,7 +200,7 @@ class SetCallerIdNumber(RuleBase):
 
 class SetCallerIdName(RuleBase):
     action: Literal["set_caller_id_name"]
-    caller_id_name: Annotated[Printable, Field(max_length=64)]
+    caller_id_name: Annotated[SwitchText, Field(max_length=64)]
 
 
 class CallInteractive(RuleBase):

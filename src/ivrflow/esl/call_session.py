@@ -373,8 +373,15 @@ class CallSession:
         if outputs:
             self.observer.outputs(self.info, outputs)
         for output in outputs:
-            if not isinstance(output, PROGRESS_TYPES):
+            if isinstance(output, PROGRESS_TYPES):
+                continue
+            try:
                 self._carry_out(output)
+            except ValueError as exc:  # esl.UnsafeArgument, or a sound path leaving the sound directory
+                # Config checks should make this unreachable; never send it, end the call instead.
+                self.log.error("refused to send %r: %s", output, exc)
+                self.observer.error("unsafe_argument")
+                self._feed(SwitchFailed(time.monotonic(), f"unsafe argument: {exc}"))
 
     def _carry_out(self, output: Output) -> None:
         match output:
