@@ -308,6 +308,8 @@ class EmulatedCall:
             self._write(head, body)
 
     def hangup_noticed(self) -> None:
+        # A hangup before the park still has to run the channel's teardown.
+        self._parked.set()
         if self.script.socket_mode == "static" and not self._hold_events:
             # An idle static listener notices the hangup on its next read loop.
             self.channel_down()
@@ -361,6 +363,9 @@ class EmulatedCall:
                 handler(command)
         if self._handled == self.script.park_after_commands:
             self._parked.set()
+        if name == "connect":
+            # However few commands follow, the channel parks soon after connect.
+            self._later(self.now() + self.script.park_after_seconds, self._parked.set)
 
     def _cmd_connect(self, command: ClientCommand) -> None:
         mode = "async" if self.script.socket_mode == "async" else "static"

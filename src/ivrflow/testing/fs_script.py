@@ -94,6 +94,8 @@ class CallScript:
     # CHANNEL_PARK fires once this many commands were handled; with 1 it fires
     # before ``myevents`` is processed and so is never seen, as happens on a fast switch.
     park_after_commands: int = 3
+    # ...or this long after connect, whichever comes first (a sendmsg parks at once).
+    park_after_seconds: float = 0.04
     # FreeSWITCH sometimes writes the linger notice right after CHANNEL_HANGUP
     # instead of after CHANNEL_HANGUP_COMPLETE (a race, seen in transcript 17).
     linger_notice_early: bool = False
