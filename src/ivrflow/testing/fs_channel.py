@@ -297,7 +297,11 @@ class Channel:
         return "".join(parts)
 
     def event_fields(self, name: str, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
-        """The same event as decoded ``(name, value)`` pairs, for the JSON format."""
+        """The event as decoded ``(name, value)`` pairs for ``myevents json``.
+
+        Only the headers a client keys on are included; the JSON format is not
+        byte-compared with the captures, the plain format is.
+        """
         fields = [("Event-Name", name)]
         fields += [
             ("Core-UUID", self.host.core_uuid),

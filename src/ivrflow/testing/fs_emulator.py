@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid as uuid_mod
-from typing import Sequence
+from typing import Callable, Sequence
 
 import gevent
 import gevent.event
@@ -107,9 +107,10 @@ class EmulatedCall:
         """Call time in seconds since the emulator connected."""
         return (time.monotonic() - self._t0) / self.script.time_scale
 
-    def _later(self, call_seconds: float, fn: object, *args: object) -> None:
+    def _later(self, call_seconds: float, fn: Callable[..., object], *args: object) -> None:
+        """Run ``fn`` at call time ``call_seconds``."""
         delay = max(call_seconds - self.now(), 0.0) * self.script.time_scale
-        self._greenlets.append(gevent.spawn_later(delay, fn, *args))  # type: ignore[arg-type]
+        self._greenlets.append(gevent.spawn_later(delay, fn, *args))
 
     # Setup -------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ class Session:
         elif seconds > 0:
             self.wake.wait(seconds * self.script.time_scale)
 
-    def poll(self, seconds: float, *, digits: Literal["playback", "sleep", "bridge", "none"]) -> tuple[PollResult, str]:
+    def poll(self, seconds: float, *, digits: Literal["playback", "sleep", "bridge"]) -> tuple[PollResult, str]:
         """Run media for ``seconds`` like FreeSWITCH's frame loops; returns why it stopped."""
         remaining = seconds
         while True:
