@@ -27,6 +27,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import gevent  # noqa: E402
+import gevent.lock  # noqa: E402
 import gevent.pool  # noqa: E402
 
 from . import frames  # noqa: E402
@@ -100,14 +101,23 @@ def run_rate(address: tuple[str, int], rate: float, duration: float, mix: list[s
     )
 
 
-def run_hold(address: tuple[str, int], calls: int, rate: float, hold_timeout: float, release_wait: float) -> dict:
+def run_hold(
+    address: tuple[str, int], calls: int, rate: float, hold_timeout: float, release_wait: float, pending: int
+) -> dict:
     templates = frames.render()
     stats = Stats()
     group = gevent.pool.Group()
     live: list[FakeCall] = []
     t0 = time.monotonic()
+    # Closed-loop ramp: at most `pending` calls wait for their first command at once, so the
+    # ramp follows the server's own setup rate instead of overflowing its listen backlog.
+    gate = gevent.lock.BoundedSemaphore(pending)
     for i in range(calls):
         call = FakeCall(SCENARIOS["hold"], templates, stats, release_timeout=10.0, start_timeout=60.0)
+        if not gate.acquire(timeout=60):
+            stats.problem("setup gate timeout")
+            break
+        call.on_setup = gate
         live.append(call)
         group.spawn(call.run, address)
         gevent.sleep(max(0.0, t0 + (i + 1) / rate - time.monotonic()))
@@ -141,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold-timeout", type=float, default=120.0)
     p.add_argument("--release-wait", type=float, default=120.0, help="max seconds to wait for the release line")
     p.add_argument("--release-timeout", type=float, default=5.0, help="s the server has to exit once the channel is gone")
+    p.add_argument("--pending", type=int, default=200, help="max calls in setup at once (hold mode)")
     a = p.parse_args(argv)
     host, _, port = a.address.rpartition(":")
     address = (host, int(port))
@@ -151,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"unknown scenario(s): {unknown}")
         result = run_rate(address, a.rate, a.duration, mix, a.release_timeout)
     else:
-        result = run_hold(address, a.calls, a.rate, a.hold_timeout, a.release_wait)
+        result = run_hold(address, a.calls, a.rate, a.hold_timeout, a.release_wait, a.pending)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -132,6 +132,8 @@ class FakeCall:
         self.first_exec = False
         self.held = False
         self.release_deadline: gevent.Greenlet | None = None
+        # Released once the server sent its first application (or the call ended): bounds calls in setup.
+        self.on_setup: object = None
 
     # --- life -------------------------------------------------------------------
 
@@ -153,7 +155,13 @@ class FakeCall:
         finally:
             self._end()
 
+    def _setup_done(self) -> None:
+        gate, self.on_setup = self.on_setup, None
+        if gate is not None:
+            gate.release()  # type: ignore[attr-defined]
+
     def _end(self) -> None:
+        self._setup_done()
         gevent.killall(self.timers, block=False)
         if self.release_deadline is not None:
             self.release_deadline.kill(block=False)
@@ -273,6 +281,7 @@ class FakeCall:
             if not self.first_exec:
                 self.first_exec = True
                 self.stats.accept_ms.append((now - self.t0) * 1000)
+                self._setup_done()
             self._write(F.REPLIES["ok"])
             self._sendmsg(headers, body)
         elif word == "api":

@@ -1,0 +1,39 @@
+"""`bench/run --smoke` keeps working: every field is there, numbers are sane, no call is lost.
+
+This checks the bench, not speed: speed is measured only by running bench/run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTENDERS = ("ivrflow", "baseline", "floor")
+NUMBERS = ("cps_max", "cpu_s_per_1000_calls", "rss_mb_peak", "held_calls", "rss_kb_per_held_call")
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "smoke.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run"), "--smoke", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    machine = result["machine"]
+    assert machine["cores"] >= 1 and machine["cpu_model"] and machine["python"] and machine["gevent"]
+    assert result["loadgen_cpu_s"] >= 0
+    for name in CONTENDERS:
+        block = result[name]
+        for field in NUMBERS:
+            assert isinstance(block[field], (int, float)) and block[field] >= 0, (name, field, block[field])
+        for field in ("accept_to_first_cmd_ms", "key_to_cmd_ms"):
+            assert block[field]["p50"] >= 0 and block[field]["p99"] >= block[field]["p50"], (name, field)
+        assert block["cps_max"] > 0, name
+        assert block["held_calls"] > 0, name
+        assert block["lost_calls"] == 0, (name, block["runs"], block["holds"])
+        assert block["left_open"] == 0, (name, block["runs"], block["holds"])
+    assert "| metric |" in done.stdout
