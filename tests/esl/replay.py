@@ -89,10 +89,10 @@ IGNORED_VALUES = frozenset({"Event-Date-Local", "Event-Date-GMT", "Event-Date-Ti
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LONG_NUMBER = re.compile(r"\d{10,}")
 
-TIME_SCALE = 0.1
+TIME_SCALE = 0.2
 # Captures whose caller acts within milliseconds of the application's commands
 # run slower, so that scheduling jitter cannot reorder the two.
-SLOWER = {"17": 0.5}
+SLOWER = {"17": 0.5, "23": 0.5}
 # FreeSWITCH's media frame is 20 ms; a longer one keeps commands the capture
 # sent back to back inside one park-loop frame despite scheduling jitter.
 FRAME_SECONDS = 0.05
