@@ -57,6 +57,7 @@ class Daemon:
             transfer_context=settings.transfer_context,
             simple_transfer_context=settings.simple_transfer_context,
             bridge_template=settings.bridge_template,
+            exit_after_transfer=settings.exit_after_transfer,
         )
         self._control: gevent.queue.Queue[str] = gevent.queue.Queue()
         self.server = EslServer(
@@ -129,23 +130,26 @@ class Daemon:
         self.draining = True
         self.server.stop_accepting()
         timeout = self.settings.drain_timeout
-        log.info("draining: no new calls; %d active; waiting up to %s s", len(self.server.sessions), timeout)
-        self.notifier.stopping(f"draining {len(self.server.sessions)} call(s)", timeout + HANGUP_GRACE)
+        log.info("draining: no new calls; %d in a menu; waiting up to %s s", len(self.server.in_menu), timeout)
+        self.notifier.stopping(f"draining {len(self.server.in_menu)} call(s)", timeout + HANGUP_GRACE)
         if self._wait_idle(timeout) == "interrupted":
-            log.warning("second stop signal: ending now with %d call(s) active", len(self.server.sessions))
+            log.warning("second stop signal: ending now with %d call(s) in a menu", len(self.server.in_menu))
             return 0
-        if self.server.sessions:
+        if self.server.in_menu:
             reason = f"drain timeout of {timeout} s ran out"
-            log.warning("hanging up %d call(s): %s", len(self.server.sessions), reason)
-            for session in list(self.server.sessions):
+            log.warning("hanging up %d call(s): %s", len(self.server.in_menu), reason)
+            for session in list(self.server.in_menu):
                 session.shutdown(reason)
             self._wait_idle(HANGUP_GRACE)
+        # Transferred calls whose sockets are held: closing them is unavoidable as the process ends.
+        self.server.release_held("ivrflow stopping")
+        self.server.all_closed.wait(HANGUP_GRACE)
         return 0
 
     def _wait_idle(self, seconds: float) -> str:
         """Wait until no call is active: 'idle', 'timeout', or 'interrupted' by a stop signal."""
         deadline = time.monotonic() + seconds
-        while self.server.sessions:
+        while self.server.in_menu:
             try:
                 name = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
             except gevent.queue.Empty:
@@ -160,13 +164,14 @@ class Daemon:
             problems.append("draining")
         if not self.server.accepting:
             problems.append("listener closed")
-        if len(self.server.sessions) >= self.settings.max_calls:
+        if len(self.server.in_menu) >= self.settings.max_calls:
             problems.append(f"at capacity ({self.settings.max_calls} calls)")
         return problems
 
     def _status(self) -> str:
         host, port = self.server.address
-        return f"{len(self.server.sessions)} active call(s); listening on {host}:{port}; menu {self.loaded.source}"
+        held = len(self.server.sessions) - len(self.server.in_menu)
+        return f"{len(self.server.in_menu)} active call(s), {held} transferred and held; listening on {host}:{port}; menu {self.loaded.source}"
 
     def _report_status(self) -> None:
         while True:

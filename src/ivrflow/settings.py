@@ -35,6 +35,13 @@ def optional_path(text: str) -> Path | None:
     return Path(text) if text else None
 
 
+def boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false", "yes", "no", "1", "0"):
+        raise ValueError(f"{text!r} is not true or false")
+    return lowered in ("true", "yes", "1")
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -83,6 +90,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("transfer_context", str, "", "dialplan context for transfers (empty: the caller's own)"),
     Setting("simple_transfer_context", str, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
     Setting("bridge_template", str, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
+    Setting("exit_after_transfer", boolean, "false", "release a transferred call's socket at once (only if no transfer target parks or runs socket)"),
     Setting("call_records", str, "-", "file that gets one JSON line per finished call ('-': stdout)"),
     Setting("max_calls", positive_int, "2000", "calls served at once; more are refused (FreeSWITCH falls through to its fallback)"),
     Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
@@ -101,6 +109,7 @@ class Settings:
     transfer_context: str
     simple_transfer_context: str
     bridge_template: str
+    exit_after_transfer: bool
     call_records: str
     max_calls: int
     drain_timeout: float

@@ -11,7 +11,7 @@ import gevent
 import pytest
 from gevent import socket as gsocket
 
-from ivrflow.testing import CallScript, start_call
+from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, start_call
 
 from .harness import SOUNDS, daemon, menu_text
 
@@ -20,7 +20,13 @@ SOUND_SECONDS = {str((SOUNDS / "advertising.wav").resolve()): 4.0, str((SOUNDS /
 
 
 def script(**overrides) -> CallScript:
-    return CallScript(**{"destination_number": "071", "time_scale": SCALE, "sounds": SOUND_SECONDS, **overrides})
+    defaults = {
+        "destination_number": "071",
+        "time_scale": SCALE,
+        "sounds": SOUND_SECONDS,
+        "default_transfer_extension": BRIEF_CALL_AT_TARGET,
+    }
+    return CallScript(**{**defaults, **overrides})
 
 
 def test_calls_are_counted_in_metrics_read_over_http(tmp_path: Path) -> None:

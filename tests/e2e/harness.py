@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import gevent
-import gevent.event
 from prometheus_client import CollectorRegistry
 
 from ivrflow.config import Menu, load_menu_file
@@ -23,7 +21,7 @@ from ivrflow.esl.call_session import SwitchSettings
 from ivrflow.esl.server import EslServer
 from ivrflow.metrics import Metrics
 from ivrflow.observer import Observer
-from ivrflow.testing import CallScript, start_call
+from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, start_call
 from ivrflow.testing.fs_record import CallRecord as SwitchRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +53,6 @@ class Ivrflow:
     server: EslServer
     registry: CollectorRegistry
     records: list[dict[str, Any]] = field(default_factory=list)
-    idle: gevent.event.Event = field(default_factory=gevent.event.Event)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -65,9 +62,8 @@ class Ivrflow:
         return self.registry.get_sample_value(name, labels) or 0.0
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        if self.server.sessions:
-            self.idle.clear()
-            assert self.idle.wait(timeout), f"{len(self.server.sessions)} session(s) still open"
+        """Until every connection is closed: calls done, held transfers released."""
+        assert self.server.all_closed.wait(timeout), f"{len(self.server.sessions)} session(s) still open"
 
     def record_for(self, switch: SwitchRecord) -> dict[str, Any]:
         self.wait_idle()
@@ -83,10 +79,8 @@ def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
     observer = Observer(Metrics(registry), records.append)
     switch = SwitchSettings(sound_dir=SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
-    holder: dict[str, Ivrflow] = {}
-    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, on_idle=lambda: holder["it"].idle.set())
+    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer)
     it = Ivrflow(server, registry, records)
-    holder["it"] = it
     server.start()
     try:
         yield it
@@ -96,7 +90,9 @@ def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
 
 
 def script(**overrides: Any) -> CallScript:
-    base = CallScript(destination_number="071", time_scale=SCALE, sounds=SOUND_SECONDS)
+    base = CallScript(
+        destination_number="071", time_scale=SCALE, sounds=SOUND_SECONDS, default_transfer_extension=BRIEF_CALL_AT_TARGET
+    )
     return replace(base, **overrides)
 
 

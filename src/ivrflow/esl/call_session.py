@@ -76,6 +76,11 @@ class SwitchSettings:
     transfer_context: str = ""  # empty: the caller's own dialplan context
     simple_transfer_context: str = "ivrflow-simple-transfer"
     bridge_template: str = "user/{number}"
+    # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
+    # at once), or hold the socket until the channel hangs up. `exit` clears FreeSWITCH's
+    # control flag, which knocks out a `park` or a new `socket` in the target extension,
+    # so holding is the default; exit is safe when no transfer target parks or runs socket.
+    exit_after_transfer: bool = False
     linger_seconds: int = 30
     command_timeout: float = 5.0
     teardown_timeout: float = 10.0
@@ -163,8 +168,10 @@ class CallSession:
         menu: Callable[[], Menu],
         settings: SwitchSettings,
         observer: CallObserver,
+        left_menu: Callable[[CallSession], None] = lambda session: None,
     ) -> None:
         self._menu_source = menu
+        self._left_menu = left_menu
         self.settings = settings
         self.observer = observer
         self.inbox: gevent.queue.Queue[_Item] = gevent.queue.Queue()
@@ -179,6 +186,7 @@ class CallSession:
         self._writes = 0
         self._hung_up = False  # by the caller, or by our own hangup command
         self._released = False  # the switch is done with the channel
+        self._transferred = False  # the channel left for a transfer target
         self._done = False  # the engine has finished; only letting go remains
 
     def shutdown(self, reason: str) -> None:
@@ -338,6 +346,7 @@ class CallSession:
 
     def _transfer_complete(self, app: _App, event: Event, at: float) -> None:
         if app.name == "transfer":
+            self._transferred = True
             self._feed(TransferFinished(at, True))
             return
         disposition = event.get("variable_originate_disposition") or ""
@@ -361,7 +370,9 @@ class CallSession:
             frame = item.frame
             if isinstance(frame, DisconnectNotice) or isinstance(frame, Event) and (
                 frame.name == "CHANNEL_HANGUP_COMPLETE"
-                or frame.name == "CHANNEL_EXECUTE_COMPLETE" and frame.get("Application") == "socket"
+                or frame.name == "CHANNEL_EXECUTE_COMPLETE"
+                and frame.get("Application") == "socket"
+                and self.settings.exit_after_transfer
             ):
                 self._released = True
 
@@ -421,6 +432,7 @@ class CallSession:
                 assert self.info is not None
                 self.observer.call_finished(self.info, record)
                 self._done = True
+                self._left_menu(self)
 
     def _transfer(self, destinations: tuple[str, ...], kind: str) -> None:
         if len(destinations) == 1:
@@ -491,17 +503,25 @@ class CallSession:
     # --- the end --------------------------------------------------------------
 
     def _let_go(self) -> None:
-        """Wait (bounded) until the switch is done with the channel, then say exit."""
+        """Wait (bounded) until the switch is done with the channel, then say exit.
+
+        A transferred call that is held waits until it hangs up, or until the
+        switch has said nothing for `idle_timeout`.
+        """
+        holding = self._transferred and not self.settings.exit_after_transfer
         deadline = time.monotonic() + self.settings.teardown_timeout
         while not self._released and self.conn.closed_reason is None:
+            if holding:
+                deadline = time.monotonic() + self.settings.idle_timeout
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.log.warning("switch did not release the channel within %s s", self.settings.teardown_timeout)
-                break
             try:
-                self._note_release(self.inbox.get(timeout=remaining))
+                item = self.inbox.get(timeout=remaining)
             except gevent.queue.Empty:
-                continue
+                self.log.warning("switch did not release the channel within %s s; exiting", round(remaining, 3))
+                break
+            if isinstance(item, _Shutdown):
+                break
+            self._note_release(item)
         self._exit()
 
     def _hand_back(self) -> None:

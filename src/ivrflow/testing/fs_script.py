@@ -13,7 +13,15 @@ from typing import Literal, Mapping, Sequence
 
 from .fs_channel import HostIdentity
 
-__all__ = ["BridgeOutcome", "CallScript", "Faults", "Key"]
+__all__ = ["BRIEF_CALL_AT_TARGET", "BridgeOutcome", "CallScript", "Faults", "Key"]
+
+# A transfer target that answers, plays for a moment and hangs up: the call ends
+# there on its own, as most real targets' calls do (a target that parks never ends).
+BRIEF_CALL_AT_TARGET: tuple[tuple[str, str], ...] = (
+    ("answer", ""),
+    ("playback", "target.wav"),
+    ("hangup", "NORMAL_CLEARING"),
+)
 
 BridgeResult = Literal["answer", "no_answer", "busy", "rejected", "unallocated"]
 
@@ -91,6 +99,8 @@ class CallScript:
     # What the dialplan runs after a transfer, by destination: (app, arg) pairs;
     # "{destination}" in an argument is replaced.  Missing: the channel parks.
     transfer_extensions: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
+    # What any other destination runs; None: the channel parks there.
+    default_transfer_extension: Sequence[tuple[str, str]] | None = None
     # CHANNEL_PARK fires once this many commands were handled; with 1 it fires
     # before ``myevents`` is processed and so is never seen, as happens on a fast switch.
     park_after_commands: int = 3

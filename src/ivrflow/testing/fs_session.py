@@ -377,7 +377,7 @@ class Session:
         ch.set_state_number("CS_EXECUTE")
         ch.call_state = "ACTIVE" if ch.answer_state == "answered" else "RINGING"
         self.outbox.emit("CHANNEL_STATE")
-        steps = self.script.transfer_extensions.get(destination)
+        steps = self.script.transfer_extensions.get(destination, self.script.default_transfer_extension)
         if steps is None:
             steps = [("park", "")]
         for app, arg in steps:
