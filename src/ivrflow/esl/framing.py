@@ -18,7 +18,9 @@ are URL-decoded one line at a time, *after* splitting, so a value holding
 from __future__ import annotations
 
 import json
-from typing import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from urllib.parse import unquote
 
 from .frames import (
     ApiResponse,
@@ -47,6 +49,78 @@ class HeaderError(ValueError):
 
 def parse_header_lines(block: bytes, *, url_decoded: bool) -> list[tuple[str, str]]:
     """Split a header block (without its blank line) into ordered ``(name, value)`` pairs."""
+    try:
+        # FreeSWITCH escapes every non-ASCII byte of a value, so a block is
+        # nearly always ASCII: then one decode serves every line.
+        text = block.decode("ascii")
+    except UnicodeDecodeError:
+        return _parse_header_bytes(block, url_decoded=url_decoded)
+    fields: list[tuple[str, str]] = []
+    append = fields.append
+    for line in text.split("\n"):
+        name, sep, value = line.partition(":")
+        if not sep or not name:
+            raise HeaderError(f"header line without a name and ':': {line[:80]!r}")
+        value = value.lstrip(" \t")
+        if url_decoded and "%" in value:
+            value = _unquote(value)
+        append((name, value))
+    return fields
+
+
+class EncodedHeaders(Mapping[str, str]):
+    """Header values kept as received and URL-decoded when read.
+
+    An event carries a hundred headers, most of them channel variables that
+    nobody reads; decoding only those looked up keeps parsing cheap.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: dict[str, str]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, name: str) -> str:
+        value = self._raw[name]
+        return _unquote(value) if "%" in value else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __repr__(self) -> str:
+        return f"EncodedHeaders({dict(self.items())!r})"
+
+
+# One "Name: value" line; a block whose lines do not all match is malformed.
+_HEADER_LINE = re.compile(r"^([^:\n]+):[ \t]*(.*)$", re.MULTILINE)
+
+
+def parse_encoded_headers(block: bytes) -> Mapping[str, str]:
+    """The URL-encoded header block of an event or connect reply, decoded lazily."""
+    try:
+        text = block.decode("ascii")
+    except UnicodeDecodeError:
+        return dict(parse_header_lines(block, url_decoded=True))
+    pairs = _HEADER_LINE.findall(text)
+    if len(pairs) != text.count("\n") + 1:
+        parse_header_lines(block, url_decoded=True)  # raises HeaderError naming the bad line
+    return EncodedHeaders(dict(pairs))
+
+
+def _unquote(value: str) -> str:
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return fs_url_decode(value.encode("ascii"))
+
+
+def _parse_header_bytes(block: bytes, *, url_decoded: bool) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
     for line in block.split(b"\n"):
         name, sep, value = line.partition(b":")
@@ -219,10 +293,9 @@ def _plain_event(body: bytes) -> Frame:
     if not sep:
         head = head.rstrip(b"\n")
     try:
-        fields = parse_header_lines(head, url_decoded=True)
+        headers = parse_encoded_headers(head)
     except HeaderError as exc:
         return MalformedFrame(f"event body: {exc}", body[:_RAW_KEEP])
-    headers = dict(fields)
     name = headers.get("Event-Name")
     if name is None:
         return MalformedFrame("event without Event-Name", body[:_RAW_KEEP])
