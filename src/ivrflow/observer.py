@@ -69,46 +69,53 @@ class Observer:
     def __init__(self, metrics: Metrics, write_record: Callable[[dict[str, Any]], None]) -> None:
         self.metrics = metrics
         self.write_record = write_record
-        self.active = 0
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     def call_rejected(self, reason: str, message: str) -> None:
         self.metrics.rejected.labels(reason=reason).inc()
         log.warning("connection not served (%s): %s", reason, message)
 
     def call_started(self, info: CallInfo) -> None:
-        self.active += 1
         self.metrics.calls_active.inc()
         log.info("call started", extra={"call": info.channel_uuid, "ivr": info.ivr, "caller": info.caller_number})
 
     def outputs(self, info: CallInfo, outputs: list[Output]) -> None:
-        m, ivr = self.metrics, info.ivr
+        m, ivr, child = self.metrics, info.ivr, self._child
         for output in outputs:
             match output:
                 case ContextEntered(context=context):
-                    m.context_entries.labels(ivr=ivr, context=str(context)).inc()
+                    child(m.context_entries, ivr, str(context)).inc()
                 case InputResolved(context=context, result=result, option=option):
-                    m.inputs.labels(ivr=ivr, context=str(context), result=result).inc()
+                    child(m.inputs, ivr, str(context), result).inc()
                     if result == "option" and option is not None:
-                        m.options.labels(ivr=ivr, context=str(context), option=option).inc()
+                        child(m.options, ivr, str(context), option).inc()
                 case ActionDone(action=action, result=result):
-                    m.actions.labels(ivr=ivr, action=action, result=result).inc()
+                    child(m.actions, ivr, action, result).inc()
                 case Transfer(kind=kind):
-                    m.transfers.labels(ivr=ivr, kind=kind).inc()
+                    child(m.transfers, ivr, kind).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # Label values are bounded (they come from the menu), so the children can be kept;
+        # looking them up here is cheaper than prometheus_client's locked `labels()`.
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def dtmf_handled(self, seconds: float) -> None:
         self.metrics.dtmf_to_action.observe(seconds)
 
     def command_timed(self, command: str, seconds: float) -> None:
-        self.metrics.esl_command.labels(command=command).observe(seconds)
+        self._child(self.metrics.esl_command, command).observe(seconds)
 
     def error(self, kind: str) -> None:
         self.metrics.errors.labels(kind=kind).inc()
 
     def call_finished(self, info: CallInfo, record: CallRecord) -> None:
-        self.active -= 1
         self.metrics.calls_active.dec()
-        self.metrics.calls.labels(ivr=info.ivr, outcome=record.outcome).inc()
-        self.metrics.call_duration.labels(ivr=info.ivr).observe(record.duration)
+        self._child(self.metrics.calls, info.ivr, record.outcome).inc()
+        self._child(self.metrics.call_duration, info.ivr).observe(record.duration)
         log.info(
             "call finished",
             extra={"call": info.channel_uuid, "ivr": info.ivr, "outcome": record.outcome, "reason": record.reason,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gevent
 import gevent.event
@@ -66,21 +66,32 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
 
     def command(self, data: bytes, timeout: float) -> Answer:
         """Send one command and wait for its reply; raise ConnectionLost or CommandTimeout."""
-        result: gevent.event.AsyncResult = gevent.event.AsyncResult()
+        return self.pipeline([data], timeout)[0]
+
+    def pipeline(self, commands: Sequence[bytes], timeout: float) -> list[Answer]:
+        """Send commands in one write and wait for all their replies, in order, within `timeout`.
+
+        FreeSWITCH reads commands one after another from the socket, so sending
+        several at once saves a round trip per command.
+        """
+        results = [gevent.event.AsyncResult() for _ in commands]
         with self._write_lock:
             if self.closed_reason is not None:
                 raise ConnectionLost(self.closed_reason)
-            self._waiting.append(result)
+            self._waiting.extend(results)
             try:
-                self.sock.sendall(data)
+                self.sock.sendall(b"".join(commands))
             except OSError as exc:
                 self._close(f"write failed: {exc}")
+        answers: list[Answer] = []
         try:
-            answer: Answer = result.get(timeout=timeout)
+            with gevent.Timeout(timeout):
+                for result in results:
+                    answers.append(result.get())
         except gevent.Timeout as exc:
-            first_line = data.split(b"\n", 1)[0]
+            first_line = commands[len(answers)].split(b"\n", 1)[0]
             raise CommandTimeout(f"no reply within {timeout} s to {first_line!r}") from exc
-        return answer
+        return answers
 
     def send_only(self, data: bytes) -> None:
         """Write a command whose reply nobody waits for (the reply is still consumed in order)."""
