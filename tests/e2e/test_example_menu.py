@@ -142,3 +142,26 @@ ivrs:
     assert not any(start <= dequeued_at <= (end or 1e9) for start, end in playing), "the key met a prompt"
     assert switch.transferred_to == "001"
     assert record["entries"] == ["1"]
+
+
+def test_channel_variables_from_the_switch_reach_the_menu() -> None:
+    menu = load_menu_text(
+        """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - {action: transfer_from_variable, transfer_variable: account_manager}
+            - {action: transfer, transfer_dst: "000"}
+""",
+        "m.yaml",
+    ).menu
+    with ivrflow(menu) as it:
+        switch, record = call(it, variables={"account_manager": "+7 123"})  # sent URL-encoded: +7%20123
+        assert record["notices"] and "account_manager" in record["notices"][0]  # not dialable: skipped
+        assert switch.transferred_to == "000"
+        switch, record = call(it, variables={"account_manager": "+7123"})
+    assert switch.transferred_to == "+7123"

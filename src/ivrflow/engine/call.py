@@ -167,7 +167,7 @@ class Call:
 
     def _on_start(self, event: CallStarted) -> None:
         self._started_at = event.at
-        self._channel_variables = dict(event.variables)
+        self._channel_variables = event.variables  # read-only; may be read lazily from the switch's data
         self._emit(Answer())
         if self.ivr.lifetime > 0:
             self._start_timer(TimerKind.LIFETIME, self.ivr.lifetime * 1000)

@@ -21,7 +21,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -254,8 +254,7 @@ class CallSession:
         self._caller_context = headers.get("Caller-Context") or "default"
         self.call = Call(menu, ivr)  # the call keeps this menu even if a reload swaps it
         self.observer.call_started(self.info)
-        variables = {k.removeprefix("variable_"): v for k, v in headers.items() if k.startswith("variable_")}
-        self._feed(CallStarted(time.monotonic(), variables))
+        self._feed(CallStarted(time.monotonic(), ChannelVariables(headers)))
 
     def _expect_ok(self, what: str, reply: object) -> None:
         if not isinstance(reply, Reply) or not reply.ok:
@@ -545,6 +544,24 @@ class CallSession:
             self._feed(event)
         except Exception:
             self.log.exception("could not record the end of the call")
+
+
+class ChannelVariables(Mapping[str, str]):
+    """The channel's variables (`variable_<name>` headers of the connect reply), read on demand."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers["variable_" + name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name[9:] for name in self._headers if name.startswith("variable_"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @functools.lru_cache(maxsize=4096)

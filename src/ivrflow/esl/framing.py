@@ -69,35 +69,52 @@ def parse_header_lines(block: bytes, *, url_decoded: bool) -> list[tuple[str, st
 
 
 class EncodedHeaders(Mapping[str, str]):
-    """Header values kept as received and URL-decoded when read.
+    """A URL-encoded header block, read where and when a header is asked for.
 
     An event carries a hundred headers, most of them channel variables that
-    nobody reads; decoding only those looked up keeps parsing cheap.
+    nobody reads. A lookup finds ``\nName:`` in the block's text and decodes
+    that one value; only iterating splits the whole block. A value never
+    holds a raw newline or colon (FreeSWITCH encodes both), so a match is
+    always a real header. As in a dict built from the lines, the last of two
+    equal names wins.
     """
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_text", "_all")
 
-    def __init__(self, raw: dict[str, str]) -> None:
-        self._raw = raw
+    def __init__(self, text: str) -> None:
+        self._text = "\n" + text
+        self._all: dict[str, str] | None = None
 
     def __getitem__(self, name: str) -> str:
-        value = self._raw[name]
+        start = self._text.rfind(f"\n{name}:")
+        if start < 0:
+            raise KeyError(name)
+        start += len(name) + 2
+        end = self._text.find("\n", start)
+        value = self._text[start : end if end >= 0 else None].lstrip(" \t")
         return _unquote(value) if "%" in value else value
 
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and f"\n{name}:" in self._text
+
+    def _decoded(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = {
+                name: _unquote(value) if "%" in value else value
+                for name, value in _HEADER_LINE.findall(self._text[1:])
+            }
+        return self._all
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        return iter(self._decoded())
 
     def __len__(self) -> int:
-        return len(self._raw)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._raw
+        return len(self._decoded())
 
     def __repr__(self) -> str:
-        return f"EncodedHeaders({dict(self.items())!r})"
+        return f"EncodedHeaders({self._decoded()!r})"
 
 
-# One "Name: value" line; a block whose lines do not all match is malformed.
 _HEADER_LINE = re.compile(r"^([^:\n]+):[ \t]*(.*)$", re.MULTILINE)
 
 
@@ -107,10 +124,12 @@ def parse_encoded_headers(block: bytes) -> Mapping[str, str]:
         text = block.decode("ascii")
     except UnicodeDecodeError:
         return dict(parse_header_lines(block, url_decoded=True))
-    pairs = _HEADER_LINE.findall(text)
-    if len(pairs) != text.count("\n") + 1:
-        parse_header_lines(block, url_decoded=True)  # raises HeaderError naming the bad line
-    return EncodedHeaders(dict(pairs))
+    # FreeSWITCH encodes every colon inside a value, so a well-formed block has
+    # exactly one colon per line, none first. Anything else gets the line-by-line
+    # check, which raises HeaderError naming a bad line.
+    if text.count(":") != text.count("\n") + 1 or text.startswith(":") or "\n:" in text:
+        parse_header_lines(block, url_decoded=True)
+    return EncodedHeaders(text)
 
 
 def _unquote(value: str) -> str:
@@ -284,8 +303,8 @@ def _build(block: bytes, fields: list[tuple[str, str]], body: bytes) -> Frame:
 
 def _channel_data(block: bytes) -> Frame:
     # The connect reply is the one command/reply whose values are URL-encoded;
-    # the block already parsed once, so decoding it again cannot fail.
-    return ChannelData(dict(parse_header_lines(block, url_decoded=True)))
+    # the block already parsed once, so reading it again cannot fail.
+    return ChannelData(parse_encoded_headers(block))
 
 
 def _plain_event(body: bytes) -> Frame:
