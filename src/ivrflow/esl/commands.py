@@ -44,6 +44,7 @@ __all__ = [
 MAX_HEADER_ARG_BYTES = 1024
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _CAUSE = re.compile(r"[A-Z0-9_]+")
 _TERMINATORS = re.compile(r"[0-9*#]+")
@@ -73,7 +74,7 @@ def _no_control(field: str, value: str) -> str:
 def _token(field: str, value: str) -> str:
     """One argument: non-empty, no whitespace, no control characters."""
     _no_control(field, value)
-    if not value or any(c.isspace() for c in value):
+    if not value or _SPACE.search(value):
         raise UnsafeArgument(field, "must be one non-empty word without spaces", value)
     return value
 

@@ -85,14 +85,21 @@ class EncodedHeaders(Mapping[str, str]):
         self._text = "\n" + text
         self._all: dict[str, str] | None = None
 
-    def __getitem__(self, name: str) -> str:
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        # Most lookups of a missing header are expected (optional headers): no KeyError.
         start = self._text.rfind(f"\n{name}:")
         if start < 0:
-            raise KeyError(name)
+            return default
         start += len(name) + 2
         end = self._text.find("\n", start)
         value = self._text[start : end if end >= 0 else None].lstrip(" \t")
         return _unquote(value) if "%" in value else value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and f"\n{name}:" in self._text
