@@ -1,7 +1,8 @@
 """Drive one FreeSWITCH call with the engine: switch events in, `sendmsg` out.
 
-One greenlet per call reads an inbox (frames, timer expiries, connection
-loss, a shutdown request), feeds the engine and carries out its commands.
+One greenlet per call reads the socket, fires the engine's timers (as the
+timeout of that read) and takes shutdown requests; it feeds the engine and
+carries out its commands.
 Applications run one at a time: the next is sent only when the previous one's
 CHANNEL_EXECUTE_COMPLETE with our `Event-UUID` has arrived, so nothing runs
 nested and completions are never matched by application name. DTMF events
@@ -16,6 +17,7 @@ A hangup, a disconnect notice, EOF or a socket error ends the call at once.
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
 import socket
 import time
@@ -27,7 +29,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import gevent
-import gevent.queue
 
 from ..config.model import Menu
 from ..config.sound_files import sound_path
@@ -61,7 +62,7 @@ from ..engine import (
 )
 from ..logs import for_call
 from . import commands as esl
-from .connection import CommandTimeout, ConnectionLost, EslConnection
+from .connection import CommandTimeout, ConnectionLost, EslConnection, ReplyFrame
 from .frames import ChannelData, DisconnectNotice, Event, Frame, Reply
 
 log = logging.getLogger("ivrflow.call")
@@ -124,28 +125,8 @@ class Rejected(Exception):
         self.reason = reason  # a bounded code, for metrics
 
 
-@dataclass(frozen=True, slots=True)
-class _Received:
-    at: float
-    frame: Frame
-
-
-@dataclass(frozen=True, slots=True)
-class _Closed:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Expired:
-    timer: Timer
-
-
-@dataclass(frozen=True, slots=True)
-class _Shutdown:
-    reason: str
-
-
-_Item = _Received | _Closed | _Expired | _Shutdown
+class _Wakeup(Exception):
+    """Thrown into a call's greenlet idle in a read, when it is asked to shut down."""
 
 
 @dataclass(slots=True)
@@ -175,15 +156,18 @@ class CallSession:
         self._left_menu = left_menu
         self.settings = settings
         self.observer = observer
-        self.inbox: gevent.queue.Queue[_Item] = gevent.queue.Queue()
-        self.conn = EslConnection(sock, address, self._received, self._closed, self._malformed)
+        self.conn = EslConnection(sock, address, self._malformed)
+        self._frames: deque[tuple[float, Frame]] = deque()  # read, not yet handled
+        self._greenlet: gevent.Greenlet | None = None
+        self._idle = False  # blocked in a read with nothing else to do
+        self._shutdown: str | None = None
         self.log: logging.LoggerAdapter[logging.Logger] = for_call(log, "-")
         self.info: CallInfo | None = None
         self.call: Call | None = None
         self._caller_context = "default"
         self._apps: deque[_App] = deque()
         self._in_flight: _App | None = None
-        self._timers: dict[Timer, Any] = {}
+        self._timers = TimerHeap()
         self._writes = 0
         self._hung_up = False  # by the caller, or by our own hangup command
         self._released = False  # the switch is done with the channel
@@ -192,15 +176,22 @@ class CallSession:
 
     def shutdown(self, reason: str) -> None:
         """Ask the call to hang up now (from any greenlet)."""
-        self.inbox.put(_Shutdown(reason))
+        self._shutdown = reason
+        gevent.get_hub().loop.run_callback(self._wake)
+
+    def _wake(self) -> None:
+        # Runs in the hub; only a read is interrupted, never a half-done write.
+        if self._idle and self._greenlet is not None:
+            self._greenlet.throw(_Wakeup)
 
     # --- lifecycle ----------------------------------------------------------
 
     def run(self) -> None:
+        self._greenlet = gevent.getcurrent()
         try:
             self._start()
             while not self._done:
-                self._handle(self._next_item())
+                self._step()
             self._let_go()
         except Rejected as exc:
             self.observer.call_rejected(exc.reason, str(exc))
@@ -213,9 +204,6 @@ class CallSession:
             self.observer.error("internal")
             self._end_unexpectedly(SwitchFailed(time.monotonic(), "internal error"))
         finally:
-            for watcher in self._timers.values():
-                watcher.close()
-            self._timers.clear()
             self.conn.close()
 
     def _start(self) -> None:
@@ -223,7 +211,7 @@ class CallSession:
         # (Were the socket not `async full`, linger gets -ERR and the call is handed back.)
         handshake = [esl.connect(), esl.myevents(), esl.linger(self.settings.linger_seconds)]
         try:
-            data, events_reply, linger_reply = self.conn.pipeline(handshake, self.settings.command_timeout)
+            data, events_reply, linger_reply = self._commands(handshake)
         except (ConnectionLost, CommandTimeout) as exc:
             raise Rejected("handshake_failed", f"handshake: {exc}") from exc
         if not isinstance(data, ChannelData):
@@ -260,44 +248,71 @@ class CallSession:
         if not isinstance(reply, Reply) or not reply.ok:
             raise Rejected("handshake_failed", f"{what} refused: {getattr(reply, 'text', reply)!r}")
 
-    def _next_item(self) -> _Item:
+    # --- reading --------------------------------------------------------------
+
+    def _step(self) -> None:
+        """Handle one thing: a frame already read, a shutdown, due timers, or else wait for the switch."""
+        if self._frames:
+            at, frame = self._frames.popleft()
+            self._handle(frame, at)
+        elif self._shutdown is not None:
+            reason, self._shutdown = self._shutdown, None
+            self._feed(ShutdownRequested(time.monotonic(), reason))
+        elif self._timers.due(time.monotonic()):
+            for timer in self._timers.pop_due(time.monotonic()):
+                self._feed(TimerFired(time.monotonic(), timer))
+        else:
+            wait = min(self._timers.next_in(time.monotonic()), self.settings.idle_timeout)
+            if not self._read(wait) and wait == self.settings.idle_timeout and self._shutdown is None:
+                raise ConnectionLost(f"nothing from the switch for {self.settings.idle_timeout} s")
+
+    def _read(self, timeout: float) -> bool:
+        """Read what the switch sends within `timeout`, interruptible by shutdown; whether anything came."""
+        self._idle = True
         try:
-            return self.inbox.get(timeout=self.settings.idle_timeout)
-        except gevent.queue.Empty:
-            raise ConnectionLost(f"nothing from the switch for {self.settings.idle_timeout} s") from None
+            frames = self.conn.read(max(timeout, 0.0))
+        except _Wakeup:
+            return False
+        finally:
+            self._idle = False
+        if frames is None:
+            return False
+        at = time.monotonic()
+        self._frames.extend((at, frame) for frame in frames)
+        return True
 
-    # --- connection callbacks (reader greenlet) -------------------------------
+    def _commands(self, commands: list[bytes]) -> list[ReplyFrame]:
+        """Send commands in one write and wait for their replies; events meanwhile are kept for later.
 
-    def _received(self, frame: Frame) -> None:
-        self.inbox.put(_Received(time.monotonic(), frame))
-
-    def _closed(self, reason: str) -> None:
-        self.inbox.put(_Closed(reason))
+        FreeSWITCH reads commands one after another from the socket, so sending
+        several at once saves a round trip per command.
+        """
+        self._writes += 1
+        self.conn.write(b"".join(commands), replies=len(commands))
+        deadline = time.monotonic() + self.settings.command_timeout
+        while len(self.conn.replies) < len(commands):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                first_line = commands[len(self.conn.replies)].split(b"\n", 1)[0]
+                raise CommandTimeout(f"no reply within {self.settings.command_timeout} s to {first_line!r}")
+            frames = self.conn.read(remaining)
+            if frames:
+                at = time.monotonic()
+                self._frames.extend((at, frame) for frame in frames)
+        return [self.conn.replies.popleft() for _ in commands]
 
     def _malformed(self, reason: str) -> None:
         self.observer.error("malformed_frame")
 
     # --- switch -> engine ---------------------------------------------------
 
-    def _handle(self, item: _Item) -> None:
-        self._note_release(item)
-        if isinstance(item, _Received):
-            frame = item.frame
-            if isinstance(frame, Event):
-                self._on_event(frame, item.at)
-            elif isinstance(frame, DisconnectNotice):
-                self._caller_gone(item.at, "disconnect notice")
-                self._done = self._done or not frame.is_linger
-        elif isinstance(item, _Expired):
-            watcher = self._timers.pop(item.timer, None)
-            if watcher is not None:
-                watcher.close()
-                self._feed(TimerFired(time.monotonic(), item.timer))
-        elif isinstance(item, _Closed):
-            self._caller_gone(time.monotonic(), f"connection closed: {item.reason}")
-            self._done = True
-        elif isinstance(item, _Shutdown):
-            self._feed(ShutdownRequested(time.monotonic(), item.reason))
+    def _handle(self, frame: Frame, at: float) -> None:
+        self._note_release(frame)
+        if isinstance(frame, Event):
+            self._on_event(frame, at)
+        elif isinstance(frame, DisconnectNotice):
+            self._caller_gone(at, "disconnect notice")
+            self._done = self._done or not frame.is_linger
 
     def _on_event(self, event: Event, at: float) -> None:
         name = event.name
@@ -361,19 +376,15 @@ class CallSession:
         self._hung_up = True
         self._feed(CallerHungUp(at, cause))
 
-    def _note_release(self, item: _Item) -> None:
-        """Whether the switch is done with the channel: hung up, closed, or gone to its transfer target."""
-        if isinstance(item, _Closed):
+    def _note_release(self, frame: Frame) -> None:
+        """Whether the switch is done with the channel: hung up, or gone to its transfer target."""
+        if isinstance(frame, DisconnectNotice) or isinstance(frame, Event) and (
+            frame.name == "CHANNEL_HANGUP_COMPLETE"
+            or frame.name == "CHANNEL_EXECUTE_COMPLETE"
+            and frame.get("Application") == "socket"
+            and self.settings.exit_after_transfer
+        ):
             self._released = True
-        elif isinstance(item, _Received):
-            frame = item.frame
-            if isinstance(frame, DisconnectNotice) or isinstance(frame, Event) and (
-                frame.name == "CHANNEL_HANGUP_COMPLETE"
-                or frame.name == "CHANNEL_EXECUTE_COMPLETE"
-                and frame.get("Application") == "socket"
-                and self.settings.exit_after_transfer
-            ):
-                self._released = True
 
     # --- engine -> switch ---------------------------------------------------
 
@@ -396,13 +407,9 @@ class CallSession:
     def _carry_out(self, output: Output) -> None:
         match output:
             case StartTimer(timer=timer, seconds=seconds):
-                watcher = gevent.get_hub().loop.timer(seconds)
-                watcher.start(self.inbox.put, _Expired(timer))
-                self._timers[timer] = watcher
+                self._timers.start(timer, time.monotonic() + seconds)
             case CancelTimer(timer=timer):
-                watcher = self._timers.pop(timer, None)
-                if watcher is not None:
-                    watcher.close()
+                self._timers.cancel(timer)
             case Answer():
                 self._queue_app("answer", None)
             case Play(play_id=play_id, filename=filename, interruptible=interruptible):
@@ -460,9 +467,8 @@ class CallSession:
         self._in_flight = app
         command = esl.execute(app.name, app.arg, event_uuid=app.event_uuid)
         started = time.monotonic()
-        self._writes += 1
         try:
-            reply = self.conn.command(command, self.settings.command_timeout)
+            [reply] = self._commands([command])
         except CommandTimeout as exc:
             self.observer.error("command_timeout")
             self._app_failed(f"{app.name}: {exc}")
@@ -496,8 +502,12 @@ class CallSession:
         self._send_only(esl.uuid_break(self.info.channel_uuid))
 
     def _send_only(self, command: bytes) -> None:
+        """A command whose reply nobody waits for; a connection already gone is no error here."""
         self._writes += 1
-        self.conn.send_only(command)
+        try:
+            self.conn.write(command, awaited=False)
+        except ConnectionLost:
+            pass
 
     # --- the end --------------------------------------------------------------
 
@@ -505,22 +515,24 @@ class CallSession:
         """Wait (bounded) until the switch is done with the channel, then say exit.
 
         A transferred call that is held waits until it hangs up, or until the
-        switch has said nothing for `idle_timeout`.
+        switch has said nothing for `idle_timeout`; a shutdown ends the wait.
         """
         holding = self._transferred and not self.settings.exit_after_transfer
         deadline = time.monotonic() + self.settings.teardown_timeout
-        while not self._released and self.conn.closed_reason is None:
-            if holding:
-                deadline = time.monotonic() + self.settings.idle_timeout
-            remaining = deadline - time.monotonic()
-            try:
-                item = self.inbox.get(timeout=remaining)
-            except gevent.queue.Empty:
-                self.log.warning("switch did not release the channel within %s s; exiting", round(remaining, 3))
-                break
-            if isinstance(item, _Shutdown):
-                break
-            self._note_release(item)
+        try:
+            while not self._released and self._shutdown is None:
+                if self._frames:
+                    self._note_release(self._frames.popleft()[1])
+                    continue
+                if holding:
+                    deadline = time.monotonic() + self.settings.idle_timeout
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.log.warning("switch did not release the channel in time; exiting")
+                    break
+                self._read(remaining)
+        except ConnectionLost:
+            return  # the switch closed first: nothing left to release
         self._exit()
 
     def _hand_back(self) -> None:
@@ -531,7 +543,7 @@ class CallSession:
         if self.conn.closed_reason is not None:
             return
         try:
-            self.conn.command(esl.exit_(), self.settings.command_timeout)
+            self._commands([esl.exit_()])
         except (ConnectionLost, CommandTimeout):
             pass
 
@@ -544,6 +556,47 @@ class CallSession:
             self._feed(event)
         except Exception:
             self.log.exception("could not record the end of the call")
+
+
+class TimerHeap:
+    """The engine's timers as deadlines; the call's read waits until the nearest one.
+
+    No event-loop timer per engine timer: an idle call costs nothing until its
+    socket or its nearest deadline wakes it. A cancelled timer is forgotten
+    lazily, when it reaches the top of the heap.
+    """
+
+    __slots__ = ("_heap", "_live")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._live: dict[Timer, float] = {}
+
+    def start(self, timer: Timer, deadline: float) -> None:
+        self._live[timer] = deadline
+        heapq.heappush(self._heap, (deadline, timer.seq, timer))
+
+    def cancel(self, timer: Timer) -> None:
+        self._live.pop(timer, None)
+
+    def _drop_dead(self) -> None:
+        while self._heap and self._live.get(self._heap[0][2]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+
+    def next_in(self, now: float) -> float:
+        self._drop_dead()
+        return self._heap[0][0] - now if self._heap else float("inf")
+
+    def due(self, now: float) -> bool:
+        return self.next_in(now) <= 0
+
+    def pop_due(self, now: float) -> list[Timer]:
+        due = []
+        while self.due(now):
+            _, _, timer = heapq.heappop(self._heap)
+            del self._live[timer]
+            due.append(timer)
+        return due
 
 
 class ChannelVariables(Mapping[str, str]):

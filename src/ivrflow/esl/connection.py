@@ -1,11 +1,16 @@
-"""One outbound Event Socket connection: the socket, its reader and its one writer.
+"""One outbound Event Socket connection: bytes to frames and back, read by the call's own greenlet.
 
 It is a greenswitch `OutboundSession` with the parts that fail on a real
 switch replaced: frames come from the sans-I/O `FrameReader` (per-line
 decoding, bodies kept apart, bad frames logged and survived), writes use
-`sendall` under one lock, every reply wait has a deadline, and EOF or a socket
-error fails every waiter at once. greenswitch's own two greenlets (one polls a
-queue every second) are not started: one reader greenlet feeds `on_frame`.
+`sendall` under one lock, and EOF or a socket error ends the connection at
+once. greenswitch's own two greenlets (one polls a queue every second) are
+not started, nor is any other: the call's greenlet reads when it has nothing
+else to do, so a frame costs no queue and no extra greenlet switch.
+
+Replies carry no id: they come in the order commands were sent. Each write
+says how many replies it expects and whether anyone waits for them; replies
+nobody waits for (to a `uuid_break`, a hangup) are consumed and dropped.
 """
 
 from __future__ import annotations
@@ -13,10 +18,8 @@ from __future__ import annotations
 import logging
 import socket
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import gevent
-import gevent.event
 import gevent.lock
 from greenswitch.esl import OutboundSession
 
@@ -27,6 +30,8 @@ log = logging.getLogger("ivrflow.esl")
 
 RECV_BYTES = 65536
 
+ReplyFrame = Reply | ApiResponse | ChannelData
+
 
 class ConnectionLost(Exception):
     """The socket closed or failed; nothing more can be sent or received."""
@@ -36,108 +41,77 @@ class CommandTimeout(Exception):
     """The switch did not reply to a command within its deadline."""
 
 
-Answer = Reply | ApiResponse | ChannelData
-
-
 class EslConnection(OutboundSession):  # type: ignore[misc]
-    """Bytes to frames and back for one call. Replies are matched in the order commands were sent."""
-
     def __init__(
         self,
         sock: socket.socket,
         address: object,
-        on_frame: Callable[[Frame], None],
-        on_close: Callable[[str], None],
         on_malformed: Callable[[str], None],
         call_id: str = "-",
     ) -> None:
-        self._on_frame = on_frame
-        self._on_close = on_close
         self._on_malformed = on_malformed
         self.call_id = call_id
         self._reader = FrameReader()
         self._write_lock = gevent.lock.Semaphore()
-        self._waiting: deque[gevent.event.AsyncResult] = deque()
+        self._expected: deque[bool] = deque()  # one per reply to come: does someone wait for it?
+        self.replies: deque[ReplyFrame] = deque()  # replies someone waits for, in order
         self.closed_reason: str | None = None
         super().__init__(address, sock)
 
     def start_event_handlers(self) -> None:
-        self._receive_events_greenlet = gevent.spawn(self._read_loop)
+        """greenswitch would start its reader and a polling dispatcher here; the call's greenlet reads instead."""
 
-    def command(self, data: bytes, timeout: float) -> Answer:
-        """Send one command and wait for its reply; raise ConnectionLost or CommandTimeout."""
-        return self.pipeline([data], timeout)[0]
-
-    def pipeline(self, commands: Sequence[bytes], timeout: float) -> list[Answer]:
-        """Send commands in one write and wait for all their replies, in order, within `timeout`.
-
-        FreeSWITCH reads commands one after another from the socket, so sending
-        several at once saves a round trip per command.
-        """
-        results = [gevent.event.AsyncResult() for _ in commands]
+    def write(self, data: bytes, replies: int = 1, awaited: bool = True) -> None:
+        """Send commands that will get `replies` replies; raise ConnectionLost."""
         with self._write_lock:
             if self.closed_reason is not None:
                 raise ConnectionLost(self.closed_reason)
-            self._waiting.extend(results)
-            try:
-                self.sock.sendall(b"".join(commands))
-            except OSError as exc:
-                self._close(f"write failed: {exc}")
-        answers: list[Answer] = []
-        try:
-            with gevent.Timeout(timeout):
-                for result in results:
-                    answers.append(result.get())
-        except gevent.Timeout as exc:
-            first_line = commands[len(answers)].split(b"\n", 1)[0]
-            raise CommandTimeout(f"no reply within {timeout} s to {first_line!r}") from exc
-        return answers
-
-    def send_only(self, data: bytes) -> None:
-        """Write a command whose reply nobody waits for (the reply is still consumed in order)."""
-        with self._write_lock:
-            if self.closed_reason is not None:
-                return
-            self._waiting.append(gevent.event.AsyncResult())
+            self._expected.extend([awaited] * replies)
             try:
                 self.sock.sendall(data)
             except OSError as exc:
                 self._close(f"write failed: {exc}")
+                raise ConnectionLost(self.closed_reason) from exc
+
+    def read(self, timeout: float | None) -> list[Frame] | None:
+        """Wait up to `timeout` for bytes; the events and notices they complete, or None on timeout.
+
+        Replies go to `replies` (or are dropped when nobody waits). Raises
+        ConnectionLost at EOF or on a socket error.
+        """
+        if self.closed_reason is not None:
+            raise ConnectionLost(self.closed_reason)
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(RECV_BYTES)
+        except TimeoutError:
+            return None
+        except OSError as exc:
+            self._close(f"read failed: {exc}")
+            raise ConnectionLost(self.closed_reason) from exc
+        if not data:
+            self._route(self._reader.close())
+            self._close("switch closed the connection")
+            raise ConnectionLost(self.closed_reason)
+        return self._route(self._reader.feed(data))
 
     def close(self, reason: str = "closed by ivrflow") -> None:
         self._close(reason)
 
-    def _read_loop(self) -> None:
-        try:
-            while self.closed_reason is None:
-                try:
-                    data = self.sock.recv(RECV_BYTES)
-                except OSError as exc:
-                    self._close(f"read failed: {exc}")
-                    return
-                if not data:
-                    for frame in self._reader.close():
-                        self._dispatch(frame)
-                    self._close("switch closed the connection")
-                    return
-                for frame in self._reader.feed(data):
-                    self._dispatch(frame)
-        except Exception:  # a bug must not leave the call's waiters hanging
-            log.exception("reader failed", extra={"call": self.call_id})
-            self._close("reader failed")
-
-    def _dispatch(self, frame: Frame) -> None:
-        if isinstance(frame, MalformedFrame):
-            log.warning("skipped a malformed frame: %s (%r)", frame.reason, frame.raw[:200], extra={"call": self.call_id})
-            self._on_malformed(frame.reason)
-            return
-        if isinstance(frame, (Reply, ApiResponse, ChannelData)):
-            if self._waiting:
-                self._waiting.popleft().set(frame)
+    def _route(self, frames: list[Frame]) -> list[Frame]:
+        others = []
+        for frame in frames:
+            if isinstance(frame, MalformedFrame):
+                log.warning("skipped a malformed frame: %s (%r)", frame.reason, frame.raw[:200], extra={"call": self.call_id})
+                self._on_malformed(frame.reason)
+            elif isinstance(frame, (Reply, ApiResponse, ChannelData)):
+                if not self._expected:
+                    log.warning("reply nobody asked for: %r", frame, extra={"call": self.call_id})
+                elif self._expected.popleft():
+                    self.replies.append(frame)
             else:
-                log.warning("reply nobody asked for: %r", frame, extra={"call": self.call_id})
-            return
-        self._on_frame(frame)
+                others.append(frame)
+        return others
 
     def _close(self, reason: str) -> None:
         if self.closed_reason is not None:
@@ -149,6 +123,3 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
             self.sock.close()
         except OSError:
             pass
-        while self._waiting:
-            self._waiting.popleft().set_exception(ConnectionLost(reason))
-        self._on_close(reason)
