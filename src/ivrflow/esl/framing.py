@@ -266,6 +266,10 @@ class FrameReader:
         return True
 
     def _parse_block(self, block: bytes) -> MalformedFrame | tuple[list[tuple[str, str]], int]:
+        common = _EVENT_HEAD.fullmatch(block)
+        if common is not None:  # how every event starts: no need for the general parser
+            length, content_type = common.groups()
+            return [("Content-Length", length.decode()), ("Content-Type", content_type.decode())], int(length)
         try:
             fields = parse_header_lines(block, url_decoded=False)
         except HeaderError as exc:
@@ -279,6 +283,9 @@ class FrameReader:
         if length > self._max_body:
             return MalformedFrame(f"Content-Length {length} exceeds {self._max_body}", block[:_RAW_KEEP])
         return fields, length
+
+
+_EVENT_HEAD = re.compile(rb"Content-Length: (\d{1,8})\nContent-Type: (text/event-plain)")
 
 
 def _first(fields: list[tuple[str, str]], name: str) -> str | None:
@@ -325,7 +332,7 @@ def _plain_event(body: bytes) -> Frame:
     name = headers.get("Event-Name")
     if name is None:
         return MalformedFrame("event without Event-Name", body[:_RAW_KEEP])
-    return Event(name, headers, _inner_body(headers, rest))
+    return Event(name, headers, _inner_body(headers, rest) if rest else None)
 
 
 def _inner_body(headers: Mapping[str, str], rest: bytes) -> str | None:
