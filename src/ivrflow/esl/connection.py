@@ -20,7 +20,9 @@ import socket
 from collections import deque
 from collections.abc import Callable
 
+import gevent
 import gevent.lock
+from gevent.hub import Waiter
 from greenswitch.esl import OutboundSession
 
 from .frames import ApiResponse, ChannelData, Frame, MalformedFrame, Reply
@@ -57,6 +59,9 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         self.replies: deque[ReplyFrame] = deque()  # replies someone waits for, in order
         self.closed_reason: str | None = None
         super().__init__(address, sock)
+        self._hub = gevent.get_hub()
+        self._raw = sock._sock  # the non-blocking socket under gevent's; reads wait in _wait_readable
+        self._readable = self._hub.loop.io(sock.fileno(), 1)
 
     def start_event_handlers(self) -> None:
         """greenswitch would start its reader and a polling dispatcher here; the call's greenlet reads instead."""
@@ -81,11 +86,12 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         """
         if self.closed_reason is not None:
             raise ConnectionLost(self.closed_reason)
-        self.sock.settimeout(timeout)
         try:
-            data = self.sock.recv(RECV_BYTES)
-        except TimeoutError:
-            return None
+            data = self._raw.recv(RECV_BYTES)
+        except BlockingIOError:
+            if not self._wait_readable(timeout):
+                return None
+            return self.read(0.0)
         except OSError as exc:
             self._close(f"read failed: {exc}")
             raise ConnectionLost(self.closed_reason) from exc
@@ -94,6 +100,27 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
             self._close("switch closed the connection")
             raise ConnectionLost(self.closed_reason)
         return self._route(self._reader.feed(data))
+
+    def _wait_readable(self, timeout: float | None) -> bool:
+        """Sleep until the socket is readable (True) or `timeout` passes (False).
+
+        One event-loop wait on a watcher kept for the connection's life, and a
+        plain timer: cheaper than a socket timeout, which raises an exception
+        each time it expires, and an engine timer expires on most reads.
+        """
+        waiter = Waiter(self._hub)
+        self._readable.start(waiter.switch, True)
+        timer = None
+        if timeout is not None:
+            timer = self._hub.loop.timer(timeout)
+            timer.start(waiter.switch, False)
+        try:
+            readable: bool = waiter.get()
+            return readable
+        finally:
+            self._readable.stop()
+            if timer is not None:
+                timer.close()
 
     def close(self, reason: str = "closed by ivrflow") -> None:
         self._close(reason)
@@ -118,6 +145,7 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
             return
         self.closed_reason = reason
         self.connected = False
+        self._readable.close()
         try:
             self.sock_file.close()  # greenswitch's file keeps the descriptor open otherwise
             self.sock.close()
