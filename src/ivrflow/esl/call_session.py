@@ -166,6 +166,8 @@ class CallSession:
         self.call: Call | None = None
         self._caller_context = "default"
         self._apps: deque[_App] = deque()
+        self._uuid_prefix = str(uuid.uuid4())[:-4]
+        self._app_count = 0
         self._in_flight: _App | None = None
         self._timers = TimerHeap()
         self._writes = 0
@@ -457,7 +459,11 @@ class CallSession:
     def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
         if self._hung_up:
             return
-        self._apps.append(_App(name, arg, str(uuid.uuid4()), play_id, transfer))
+        self._app_count += 1
+        # Unique on this channel, which is all Application-UUID matching needs: one random
+        # prefix per call and a counter, instead of a fresh uuid4 (a getrandom call) per command.
+        event_uuid = f"{self._uuid_prefix}{self._app_count:04x}"
+        self._apps.append(_App(name, arg, event_uuid, play_id, transfer))
         self._send_next_app()
 
     def _send_next_app(self) -> None:
