@@ -101,6 +101,9 @@ def run_rate(address: tuple[str, int], rate: float, duration: float, mix: list[s
     )
 
 
+RELEASE_RATE = 500.0  # held callers hanging up per second
+
+
 def run_hold(
     address: tuple[str, int], calls: int, rate: float, hold_timeout: float, release_wait: float, pending: int
 ) -> dict:
@@ -129,8 +132,12 @@ def run_hold(
     # Wait (bounded) for the parent to take its measurements.
     with gevent.Timeout(release_wait, False):
         sys.stdin.readline()
-    for call in live:
+    # Callers hang up at a steady rate: 10,000 hangups in one instant would measure a burst
+    # no switch sends, and leave most calls past their release_timeout.
+    t1 = time.monotonic()
+    for i, call in enumerate(live):
         call.release()
+        gevent.sleep(max(0.0, t1 + (i + 1) / RELEASE_RATE - time.monotonic()))
     group.join(timeout=30)
     unfinished = len(group)
     if unfinished:
