@@ -210,6 +210,7 @@ REPLIES = {
     "ok": writer.reply_frame("+OK"),
     "not_found": writer.reply_frame("-ERR command not found"),
     "events": writer.reply_frame("+OK event listener enabled plain"),
+    "nixed": writer.reply_frame("+OK events nixed"),
     "api_ok": writer.api_response_frame("+OK\n"),
     "api_no_channel": writer.api_response_frame("-ERR No such channel!\n"),
 }

@@ -124,6 +124,7 @@ class FakeCall:
         self.up = True  # channel not hung up
         self.controlled = True  # still in the socket app
         self.lingering = False
+        self.nixed: set[bytes] = set()  # event names the server unsubscribed from
         self.closed = False
         self.exit_seen = False
         self.outcome = ""
@@ -241,6 +242,8 @@ class FakeCall:
                 self._close()
 
     def _ev(self, body: bytes, app: _App | None = None) -> bytes:
+        if self.nixed and body[12 : body.index(b"\n")] in self.nixed:
+            return b""  # unsubscribed: FreeSWITCH does not send it
         if app is None:
             return F.event_frame(body, self.uid)
         return F.event_frame(body, self.uid, app.app_uuid, app.data)
@@ -265,6 +268,9 @@ class FakeCall:
             self._write(F.REPLIES["myevents"])
         elif word == "event":
             self._write(F.REPLIES["events"])
+        elif word == "nixevent":
+            self.nixed.update(name.encode() for name in arg.split())
+            self._write(F.REPLIES["nixed"])
         elif word == "linger":
             self.lingering = True
             self._write(F.linger_reply(arg))

@@ -161,7 +161,7 @@ def test_a_socket_without_async_full_is_handed_back_to_the_dialplan() -> None:
         assert it.metric("ivr_esl_connections_rejected_total", reason="not_async_full") == 1
         assert it.records == []
     # The handshake goes out in one write; nothing is executed, then the call goes back.
-    assert [c.name for _, c in switch.received] == ["connect", "myevents", "linger", "exit"]
+    assert [c.name for _, c in switch.received] == ["connect", "myevents", "nixevent", "linger", "exit"]
     assert not switch.answered
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "hangup_arg",
     "linger",
     "myevents",
+    "nixevent",
     "nolinger",
     "playback_arg",
     "say_digits_arg",
@@ -107,6 +108,16 @@ def connect() -> bytes:
 def myevents() -> bytes:
     """Subscribe to this channel's events in the plain format."""
     return b"myevents\n\n"
+
+
+_EVENT_NAME = re.compile(r"[A-Z][A-Z_]*")
+
+
+def nixevent(*names: str) -> bytes:
+    """Stop receiving these event types (needs ``full``); after ``myevents``, it narrows it."""
+    if not names:
+        raise UnsafeArgument("nixevent", "at least one event name is required", "")
+    return _command("nixevent " + " ".join(_match("event name", _EVENT_NAME, n, "an event name") for n in names))
 
 
 def linger(seconds: int | None = None) -> bytes:
