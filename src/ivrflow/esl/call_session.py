@@ -167,7 +167,8 @@ class CallSession:
         self._left_menu = left_menu
         self.settings = settings
         self.observer = observer
-        self.conn = EslConnection(sock, address, self._malformed)
+        # Not a bound method of the session: the connection must not refer back to it (see run()).
+        self.conn = EslConnection(sock, address, lambda reason: observer.error("malformed_frame"))
         self._frames: deque[tuple[float, Frame]] = deque()  # read, not yet handled
         self._greenlet: gevent.Greenlet | None = None
         self._idle = False  # blocked in a read with nothing else to do
@@ -218,6 +219,7 @@ class CallSession:
             self._end_unexpectedly(SwitchFailed(time.monotonic(), "internal error"))
         finally:
             self.conn.close()
+            self._greenlet = None
 
     def _start(self) -> None:
         # The handshake in one write: one round trip instead of four. (Were the socket
@@ -319,9 +321,6 @@ class CallSession:
                 at = time.monotonic()
                 self._frames.extend((at, frame) for frame in frames)
         return [self.conn.replies.popleft() for _ in commands]
-
-    def _malformed(self, reason: str) -> None:
-        self.observer.error("malformed_frame")
 
     # --- switch -> engine ---------------------------------------------------
 

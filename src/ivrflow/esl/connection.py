@@ -59,6 +59,9 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         self.replies: deque[ReplyFrame] = deque()  # replies someone waits for, in order
         self.closed_reason: str | None = None
         super().__init__(address, sock)
+        # greenswitch registered its own bound methods as handlers: reference cycles that only
+        # the cyclic collector would free, in long pauses under load. Nothing dispatches to them.
+        self.event_handlers = {}
         self._hub = gevent.get_hub()
         self._raw = sock._sock  # the non-blocking socket under gevent's; reads wait in _wait_readable
         self._readable = self._hub.loop.io(sock.fileno(), 1)
