@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ivrflow.config import MenuError, load_menu_file, load_menu_text
 from ivrflow.config.model import PlaySound, TransferRule
@@ -37,7 +38,7 @@ def test_documented_example_loads() -> None:
 
 def test_models_are_immutable() -> None:
     ivr = load_menu_file(EXAMPLE).menu.ivrs[0]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         ivr.sleep_time = 1  # type: ignore[misc]
 
 
