@@ -339,7 +339,7 @@ class CallSession:
         elif name == "CHANNEL_EXECUTE_COMPLETE":
             self._on_execute_complete(event, at)
         elif name == "DTMF":
-            self._on_dtmf(event.get("DTMF-Digit", ""), at)
+            self._on_dtmf(event.get("DTMF-Digit") or "", at)
         elif name == "CHANNEL_HANGUP":
             self._caller_gone(at, event.get("Hangup-Cause") or "NORMAL_CLEARING")
 

@@ -61,9 +61,9 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         super().__init__(address, sock)
         # greenswitch registered its own bound methods as handlers: reference cycles that only
         # the cyclic collector would free, in long pauses under load. Nothing dispatches to them.
-        self.event_handlers = {}
+        self.event_handlers: dict[str, list[Callable[..., None]]] = {}
         self._hub = gevent.get_hub()
-        self._raw = sock._sock  # the non-blocking socket under gevent's; reads wait in _wait_readable
+        self._raw: socket.socket = sock._sock  # type: ignore[attr-defined]  # the non-blocking socket under gevent's; reads wait in _wait_readable
         self._readable = self._hub.loop.io(sock.fileno(), 1)
 
     def start_event_handlers(self) -> None:
@@ -129,7 +129,7 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         self._close(reason)
 
     def _route(self, frames: list[Frame]) -> list[Frame]:
-        others = []
+        others: list[Frame] = []
         for frame in frames:
             if isinstance(frame, MalformedFrame):
                 log.warning("skipped a malformed frame: %s (%r)", frame.reason, frame.raw[:200], extra={"call": self.call_id})
