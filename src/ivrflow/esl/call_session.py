@@ -224,12 +224,7 @@ class CallSession:
     def _start(self) -> None:
         # The handshake in one write: one round trip instead of four. (Were the socket
         # not `async full`, nixevent and linger get -ERR and the call is handed back.)
-        handshake = [
-            esl.connect(),
-            esl.myevents(),
-            esl.nixevent(*UNUSED_EVENTS),
-            esl.linger(self.settings.linger_seconds),
-        ]
+        handshake = _handshake(self.settings.linger_seconds)
         try:
             data, events_reply, nix_reply, linger_reply = self._commands(handshake)
         except (ConnectionLost, CommandTimeout) as exc:
@@ -637,6 +632,12 @@ class ChannelVariables(Mapping[str, str]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+@functools.lru_cache(maxsize=8)
+def _handshake(linger_seconds: int) -> list[bytes]:
+    """The same four commands open every call: built and checked once."""
+    return [esl.connect(), esl.myevents(), esl.nixevent(*UNUSED_EVENTS), esl.linger(linger_seconds)]
 
 
 @functools.lru_cache(maxsize=4096)
