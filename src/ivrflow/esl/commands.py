@@ -14,7 +14,7 @@ FreeSWITCH accepts for ``sendmsg`` (captured in transcript 15).
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "MAX_HEADER_ARG_BYTES",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, TypeAlias
+from typing import TypeAlias
+from collections.abc import Mapping
 
 
 @dataclass(frozen=True, slots=True)

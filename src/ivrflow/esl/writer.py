@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from .urlcode import fs_url_encode
 
@@ -101,10 +101,10 @@ def disconnect_notice_frame(
             f"Channel-Name: {channel_name}\n"
             f"Linger-Time: {linger_time}\n"
             "Content-Length: 0\n\n"
-        ).encode("utf-8")
+        ).encode()
     return (
         "Content-Type: text/disconnect-notice\n"
         f"Controlled-Session-UUID: {session_uuid}\n"
         "Content-Disposition: disconnect\n"
         f"Content-Length: {len(DISCONNECT_BODY)}\n\n"
-    ).encode("utf-8") + DISCONNECT_BODY
+    ).encode() + DISCONNECT_BODY

@@ -7,7 +7,8 @@ channel variables they set and ``Application-Response`` (the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
 
 if TYPE_CHECKING:
     from .fs_session import Session
@@ -117,7 +118,7 @@ def _noop(session: Session, arg: str) -> None:
     """Applications whose only visible effect is their EXECUTE/COMPLETE pair."""
 
 
-APPLICATIONS: Mapping[str, Callable[["Session", str], None]] = {
+APPLICATIONS: Mapping[str, Callable[[Session, str], None]] = {
     "answer": _answer,
     "pre_answer": _pre_answer,
     "playback": _playback,

@@ -8,7 +8,7 @@ header names are case-insensitive, and ``Content-Length`` announces a body.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["ClientCommand", "CommandReader", "ProtocolViolation"]
 

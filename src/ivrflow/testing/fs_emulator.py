@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid as uuid_mod
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import gevent
 import gevent.event

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Literal
+from collections.abc import Mapping, Sequence
 
 from .fs_channel import HostIdentity
 

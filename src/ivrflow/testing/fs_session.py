@@ -18,7 +18,8 @@ from __future__ import annotations
 import uuid as uuid_mod
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping, Protocol, Sequence
+from typing import Literal, Protocol
+from collections.abc import Callable, Mapping, Sequence
 
 import gevent.event
 
