@@ -89,20 +89,28 @@ class EslConnection(OutboundSession):  # type: ignore[misc]
         """
         if self.closed_reason is not None:
             raise ConnectionLost(self.closed_reason)
-        try:
-            data = self._raw.recv(RECV_BYTES)
-        except BlockingIOError:
+        data = self._recv()
+        if data is None:
             if not self._wait_readable(timeout):
                 return None
-            return self.read(0.0)
-        except OSError as exc:
-            self._close(f"read failed: {exc}")
-            raise ConnectionLost(self.closed_reason) from exc
+            data = self._recv()
+            if data is None:
+                return []  # woken with nothing to read after all: no frame, but no timeout either
         if not data:
             self._route(self._reader.close())
             self._close("switch closed the connection")
             raise ConnectionLost(self.closed_reason)
         return self._route(self._reader.feed(data))
+
+    def _recv(self) -> bytes | None:
+        """What the socket holds now (b"" at EOF), or None when it holds nothing yet."""
+        try:
+            return self._raw.recv(RECV_BYTES)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            self._close(f"read failed: {exc}")
+            raise ConnectionLost(self.closed_reason) from exc
 
     def _wait_readable(self, timeout: float | None) -> bool:
         """Sleep until the socket is readable (True) or `timeout` passes (False).
