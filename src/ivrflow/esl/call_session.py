@@ -167,7 +167,8 @@ class CallSession:
         self._left_menu = left_menu
         self.settings = settings
         self.observer = observer
-        # Not a bound method of the session: the connection must not refer back to it (see run()).
+        # Not a bound method: a connection referring back to its session would make a cycle,
+        # which only the cyclic collector frees, in pauses that stall every call.
         self.conn = EslConnection(sock, address, lambda reason: observer.error("malformed_frame"))
         self._frames: deque[tuple[float, Frame]] = deque()  # read, not yet handled
         self._greenlet: gevent.Greenlet | None = None
