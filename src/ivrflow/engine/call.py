@@ -120,6 +120,7 @@ class Call:
         self._playing: int | None = None
         self._interruptible = False
         self._timers: dict[TimerKind, Timer] = {}
+        self._rules_by_context: dict[int, EntryRules] = {}
         self._timer_seq = 0
         self._recording: RecordDigits | None = None
         self._channel_variables: Mapping[str, str] = {}
@@ -366,7 +367,7 @@ class Call:
     def _collect(self, digit: str) -> None:
         self._cancel_timer(TimerKind.FIRST_DIGIT)
         self._cancel_timer(TimerKind.INTER_DIGIT)
-        rules = EntryRules.of(self._context)
+        rules = self._entry_rules()
         if ends_entry(rules, digit):
             self._resolve_entry(rules)
             return
@@ -378,7 +379,7 @@ class Call:
 
     def _on_input_timer(self, event: TimerFired) -> None:
         if event.timer.kind is TimerKind.INTER_DIGIT:
-            self._resolve_entry(EntryRules.of(self._context))
+            self._resolve_entry(self._entry_rules())
         elif event.timer.kind is TimerKind.FIRST_DIGIT:
             self._emit(InputResolved(self._context.id, "timeout", "timeout"))
             self._run_option("timeout")
@@ -527,6 +528,13 @@ class Call:
             return False
         del self._timers[timer.kind]
         return True
+
+    def _entry_rules(self) -> EntryRules:
+        """The current context's input rules, derived once per context and call."""
+        rules = self._rules_by_context.get(self._context.id)
+        if rules is None:
+            rules = self._rules_by_context[self._context.id] = EntryRules.of(self._context)
+        return rules
 
     def _variable(self, name: str) -> str | None:
         if name in self._variables:
