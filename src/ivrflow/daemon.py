@@ -25,7 +25,7 @@ import gevent.queue
 from prometheus_client import CollectorRegistry
 
 from .admin_http import AdminApp, serve as serve_admin
-from .config import LoadedMenu, MenuError, load_menu_file
+from .config import LoadedMenu, Menu, MenuError, load_menu_file
 from .esl.call_session import SwitchSettings
 from .esl.server import EslServer
 from .metrics import Metrics
@@ -70,7 +70,7 @@ class Daemon:
 
     # --- menu -------------------------------------------------------------------
 
-    def current_menu(self) -> Any:
+    def current_menu(self) -> Menu:
         return self.loaded.menu
 
     def _load(self) -> LoadedMenu:

@@ -20,10 +20,6 @@ class Notifier:
         self.watchdog_interval = int(watchdog_usec) / 1e6 / 2 if watchdog_usec.isdigit() and ours else None
         self._sock: socket.socket | None = None
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._address)
-
     def send(self, *fields: str) -> None:
         if not self._address:
             return

@@ -41,7 +41,7 @@ def test_outbound_stream_parses(scenario: str) -> None:
     assert not [f for f in frames if isinstance(f, (MalformedFrame, OtherFrame))]
     assert kinds[ChannelData] == 1
     assert isinstance(frames[0], ChannelData)
-    assert frames[0].reply_text == "+OK"
+    assert frames[0].headers["Reply-Text"] == "+OK\n"  # the one URL-encoded reply, decoded
     assert frames[0].headers["Unique-ID"] == frames[0].headers["variable_uuid"]
     assert kinds[Reply] >= 1
     notices = [f for f in frames if isinstance(f, DisconnectNotice)]

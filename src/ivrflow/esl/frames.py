@@ -40,11 +40,6 @@ class ChannelData:
     def unique_id(self) -> str:
         return self.headers.get("Unique-ID", "")
 
-    @property
-    def reply_text(self) -> str:
-        # FreeSWITCH URL-encodes this one reply, so it decodes to "+OK\n".
-        return self.headers.get("Reply-Text", "").strip()
-
 
 @dataclass(frozen=True, slots=True)
 class Event:
