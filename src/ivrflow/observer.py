@@ -36,6 +36,8 @@ def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
         "start": _iso(info.started_wall),
         "end": _iso(info.started_wall + record.duration),
         "duration_s": round(record.duration, 3),
+        # Seconds from the call's arrival to the caller's first key; null if none was pressed.
+        "first_key_s": None if record.first_digit_at is None else round(record.first_digit_at - record.started_at, 3),
         "path": [{"context": step.context, "option": step.option} for step in record.path],
         "entries": list(record.entries),
         "variables": dict(record.variables),

@@ -51,6 +51,7 @@ def test_2_during_hello_stops_it_at_once_then_transfers_to_002() -> None:
     transfer = next(run for run in switch.applications if run.name == "transfer")
     assert 11.8 <= transfer.started <= 13.5  # after the 2 s inter-digit wait, not before
     assert record["entries"] == ["2"]
+    assert 0.4 <= record["first_key_s"] <= 1.0  # pressed at 10 s of call time, at 1/20 speed
 
 
 @pytest.mark.parametrize(
