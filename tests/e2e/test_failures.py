@@ -80,17 +80,18 @@ def test_multi_destination_transfer_rings_together_and_learns_the_result(outcome
         assert "transfer failed" in record["reason"]
 
 
-def test_lifetime_ends_a_call_that_waits_too_long() -> None:
-    menu = load_menu_text(
-        """
-sounds: [{id: 1, filename: hello.wav}]
+def lifetime_menu(timeout_ms: int = 5000):
+    """hello.wav, then a wait for input, in an ivr whose calls may stay 1 s."""
+    return load_menu_text(
+        f"""
+sounds: [{{id: 1, filename: hello.wav}}]
 ivrs:
   - extension: "071"
     entry_context: 1
     lifetime: 1
     contexts:
       - id: 1
-        timeout: 60000
+        timeout: {timeout_ms}
         options:
           start:
             - action: play_sound
@@ -98,7 +99,10 @@ ivrs:
 """,
         "m.yaml",
     ).menu
-    with ivrflow(menu) as it:
+
+
+def test_lifetime_ends_a_call_that_waits_too_long() -> None:
+    with ivrflow(lifetime_menu(timeout_ms=60000)) as it:
         switch, record = call(it, time_scale=1.0, sounds={HELLO: 0.3})
     assert record["outcome"] == "lifetime"
     assert switch.hangup_cause == "NORMAL_CLEARING"
@@ -106,23 +110,7 @@ ivrs:
 
 
 def test_lifetime_mid_prompt_stops_it_and_hangs_up() -> None:
-    menu = load_menu_text(
-        """
-sounds: [{id: 1, filename: hello.wav}]
-ivrs:
-  - extension: "071"
-    entry_context: 1
-    lifetime: 1
-    contexts:
-      - id: 1
-        options:
-          start:
-            - action: play_sound
-              sound: 1
-""",
-        "m.yaml",
-    ).menu
-    with ivrflow(menu) as it:
+    with ivrflow(lifetime_menu()) as it:
         switch, record = call(it, time_scale=1.0, sounds={HELLO: 30.0})
     hello = next(run for run in switch.applications if run.name == "playback")
     assert hello.ended is not None and hello.ended < 3.0
