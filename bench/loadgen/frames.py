@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivrflow.esl import writer
-from ivrflow.esl.urlcode import fs_url_encode
+from ivrflow.testing import fs_frames as writer
+from ivrflow.freeswitch.urlcode import fs_url_encode
 from ivrflow.testing.fs_channel import Channel, HostIdentity, default_profile, now_us
 
 UID = "0badcafe-0000-4000-8000-00000000000a"

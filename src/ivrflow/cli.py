@@ -11,12 +11,13 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from . import __version__
-from .config import LoadedMenu, Menu, MenuError, load_menu_file
-from .config.model import Ivr
-from .settings import SettingsError
-from .sound_prep import add_command as add_sounds_command
-from .settings import add_arguments as add_settings_arguments
-from .settings import resolve as resolve_settings
+from .menu import LoadedMenu, Menu, MenuError
+from .menu.files import load_menu_file
+from .menu.model import Ivr
+from .service.settings import SettingsError
+from .tools.sound_prep import add_command as add_sounds_command
+from .service.settings import add_arguments as add_settings_arguments
+from .service.settings import resolve as resolve_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +81,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from .menu_graph import render
+    from .tools.graph import render
 
     loaded = load_menu_file(args.file)
     sys.stdout.write(render(loaded.menu, _pick_ivr(loaded.menu, args.ivr), args.format))
@@ -88,7 +89,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .simulator import ScriptError, run_interactive, run_script, sound_lengths
+    from .tools.simulate import ScriptError, run_interactive, run_script, sound_lengths
 
     sound_dir = args.sounds or args.file.parent / "sounds"
     loaded = load_menu_file(args.file)
@@ -111,7 +112,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .daemon import Daemon
+    from .service.daemon import Daemon
     from .logs import configure
 
     try:

@@ -24,7 +24,7 @@ def test_validate_accepts_the_example() -> None:
 
 
 def test_validate_rejects_a_broken_menu_with_its_message() -> None:
-    broken = ROOT / "tests" / "config" / "broken" / "transfer-dst-with-space.yaml"
+    broken = ROOT / "tests" / "menu" / "broken" / "transfer-dst-with-space.yaml"
     done = ivrflow("validate", str(broken))
     assert done.returncode == 1
     assert "transfer_dst: '00 2' is not a dialable number" in done.stderr

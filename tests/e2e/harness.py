@@ -16,13 +16,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from ivrflow.config import Menu, load_menu_file
-from ivrflow.esl.call_session import SwitchSettings
-from ivrflow.esl.server import EslServer
-from ivrflow.metrics import Metrics
-from ivrflow.observer import Observer
+from ivrflow.menu import Menu
+from ivrflow.menu.files import load_menu_file
+from ivrflow.freeswitch.call_session import SwitchSettings
+from ivrflow.freeswitch.server import EslServer
+from ivrflow.service.metrics import Metrics
+from ivrflow.calls.observers import Observer
 from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, start_call
-from ivrflow.testing.fs_record import CallRecord as SwitchRecord
+from ivrflow.testing.fs_history import ChannelHistory
 
 ROOT = Path(__file__).resolve().parents[2]
 SOUNDS = (ROOT / "config" / "sounds").resolve()
@@ -65,7 +66,7 @@ class Ivrflow:
         """Until every connection is closed: calls done, held transfers released."""
         assert self.server.all_closed.wait(timeout), f"{len(self.server.sessions)} session(s) still open"
 
-    def record_for(self, switch: SwitchRecord) -> dict[str, Any]:
+    def record_for(self, switch: ChannelHistory) -> dict[str, Any]:
         self.wait_idle()
         found = [r for r in self.records if r["call_uuid"] == switch.unique_id]
         assert len(found) == 1, f"expected one record for {switch.unique_id}, got {found}"
@@ -96,7 +97,7 @@ def script(**overrides: Any) -> CallScript:
     return replace(base, **overrides)
 
 
-def call(it: Ivrflow, **overrides: Any) -> tuple[SwitchRecord, dict[str, Any]]:
+def call(it: Ivrflow, **overrides: Any) -> tuple[ChannelHistory, dict[str, Any]]:
     """One emulated call to its end: what the switch saw, and ivrflow's record of it."""
     switch_record = start_call(it.address, script(**overrides)).get(timeout=30)
     return switch_record, it.record_for(switch_record)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivrflow.config import load_menu_text
+from ivrflow.menu.files import load_menu_text
 
 from .harness import SOUNDS, call, ivrflow
 

@@ -8,8 +8,8 @@ import socket
 import gevent
 import pytest
 
-from ivrflow.config import load_menu_text
-from ivrflow.esl.call_session import CallSession
+from ivrflow.menu.files import load_menu_text
+from ivrflow.freeswitch.call_session import CallSession
 from ivrflow.testing import BridgeOutcome, Faults, start_call
 
 from .harness import SOUNDS, call, ivrflow, scaled, script
@@ -214,7 +214,7 @@ ivrs:
 
 
 def test_a_value_that_slipped_past_validation_is_never_sent() -> None:
-    from ivrflow.config.model import SetVariable
+    from ivrflow.menu.model import SetVariable
 
     menu = load_menu_text(
         """
@@ -253,7 +253,7 @@ def test_a_finished_call_leaves_nothing_for_the_cyclic_collector() -> None:
             call(it, keys=[(10.0, "2")])
             call(it, caller_hangup=(6.0, "NORMAL_CLEARING"))
         gc.collect()
-        ours = [o for o in gc.garbage if type(o).__module__.startswith(("ivrflow.esl", "ivrflow.engine"))]
+        ours = [o for o in gc.garbage if type(o).__module__.startswith(("ivrflow.freeswitch", "ivrflow.engine"))]
     finally:
         gc.set_debug(0)
         gc.garbage.clear()

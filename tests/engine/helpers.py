@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ivrflow.config import Menu, load_menu_text
+from ivrflow.menu import Menu
+from ivrflow.menu.files import load_menu_text
 from ivrflow.engine import (
     ActionDone,
     Answer,
@@ -49,7 +50,7 @@ from ivrflow.engine import (
     Transfer,
     TransferFinished,
 )
-from ivrflow.simulation import VirtualSwitch
+from ivrflow.tools.virtual_switch import VirtualSwitch
 
 # Sound ids used throughout: 1 bg.wav, 2 fg.wav, 3 rec.wav, 4 other.wav.
 SOUNDS = (

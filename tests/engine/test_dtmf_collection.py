@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivrflow.config import Context
+from ivrflow.menu import Context
 from ivrflow.engine.dtmf_collection import EntryRules, Resolution, ends_entry, is_complete, resolve
 
 

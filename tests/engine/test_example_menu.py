@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ivrflow.config import Menu, load_menu_file
+from ivrflow.menu import Menu
+from ivrflow.menu.files import load_menu_file
 from ivrflow.engine import Call, CallRecord, Play, Step, StopPlayback, Transfer
-from ivrflow.simulation import VirtualSwitch
+from ivrflow.tools.virtual_switch import VirtualSwitch
 
 from .helpers import OUTCOMES, timed
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivrflow.config import MenuError
+from ivrflow.menu import MenuError
 from ivrflow.engine import CallFinished, Hangup, Play, Step, TimerKind
 
 from .helpers import Driver, bg, brief, briefs, context, fg, jump, menu, menu_yaml, one_context, set_var, switch, transfer

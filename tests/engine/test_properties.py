@@ -23,8 +23,9 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ivrflow.config import Menu, load_menu_file
-from ivrflow.config.model import DIALABLE
+from ivrflow.menu import Menu
+from ivrflow.menu.files import load_menu_file
+from ivrflow.menu.model import DIALABLE
 from ivrflow.engine import (
     Call,
     CallerHungUp,
@@ -50,7 +51,7 @@ from ivrflow.engine import (
     Transfer,
     TransferFinished,
 )
-from ivrflow.simulation import VirtualSwitch
+from ivrflow.tools.virtual_switch import VirtualSwitch
 
 from .helpers import (
     OUTCOMES,

@@ -24,7 +24,7 @@ from gevent import socket as gsocket
 from gevent import subprocess
 
 from daemon.harness import SOUNDS, Daemon, daemon
-from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallRecord, CallScript, start_call
+from ivrflow.testing import BRIEF_CALL_AT_TARGET, ChannelHistory, CallScript, start_call
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "haproxy" / "haproxy.cfg"
@@ -234,7 +234,7 @@ def test_a_pool_behind_haproxy_spreads_calls_and_drains_one_instance(tmp_path: P
 
         # The draining instance finishes its call through HAProxy (the key press reached it
         # after it was marked down), then exits cleanly.
-        finished: CallRecord = long_call.get(timeout=20)
+        finished: ChannelHistory = long_call.get(timeout=20)
         assert finished.transferred_to == "002"
         assert holder.process.wait(timeout=20) == 0
         [record] = [r for r in holder.records() if r["call_uuid"] == finished.unique_id]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ivrflow.sound_prep import PrepareReport, add_command, prepare
+from ivrflow.tools.sound_prep import PrepareReport, add_command, prepare
 
 
 def write_wav(path: Path, *, channels: int, width: int, rate: int, frames: bytes) -> Path:

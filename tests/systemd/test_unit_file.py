@@ -13,7 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from ivrflow.settings import resolve
+from ivrflow.service.settings import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "ivrflow.service"

@@ -1,7 +1,7 @@
 """The sans-I/O call engine: events in, commands out, one `Call` per call."""
 
 from .call import Call, State
-from .commands import (
+from .outputs import (
     PROGRESS_TYPES,
     ActionDone,
     Answer,

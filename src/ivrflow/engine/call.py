@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
-from ..config.model import (
+from ..menu.model import (
     DIALABLE,
     CallInteractive,
     Context,
@@ -52,7 +52,7 @@ from ..config.model import (
     TransferRule,
     VoiceHelper,
 )
-from .commands import (
+from .outputs import (
     ActionDone,
     Answer,
     CallFinished,

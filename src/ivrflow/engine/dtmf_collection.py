@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config.model import Context
+from ..menu.model import Context
 
 
 @dataclass(frozen=True, slots=True)

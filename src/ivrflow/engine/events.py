@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from .commands import Timer
+from .outputs import Timer
 
 DTMF_DIGITS = frozenset("0123456789*#")
 

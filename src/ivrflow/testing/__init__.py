@@ -2,14 +2,14 @@
 
 from .fs_channel import HostIdentity
 from .fs_emulator import EmulatedCall, run_call, start_call
-from .fs_record import AppRun, CallRecord
+from .fs_history import AppRun, ChannelHistory
 from .fs_script import BRIEF_CALL_AT_TARGET, BridgeOutcome, CallScript, Faults, Key
 
 __all__ = [
     "BRIEF_CALL_AT_TARGET",
     "AppRun",
     "BridgeOutcome",
-    "CallRecord",
+    "ChannelHistory",
     "CallScript",
     "EmulatedCall",
     "Faults",

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping, Sequence
 
-from ivrflow.esl.urlcode import fs_url_encode
+from ..freeswitch.urlcode import fs_url_encode
 
 __all__ = ["Channel", "HostIdentity", "default_profile", "CALL_SITES"]
 

@@ -2,7 +2,7 @@
 
 :func:`start_call` connects to the runtime's TCP server exactly as the
 ``socket`` dialplan application does and plays a :class:`CallScript`; the
-greenlet it returns yields a :class:`CallRecord` once the socket is closed.
+greenlet it returns yields a :class:`ChannelHistory` once the socket is closed.
 
 The socket side mirrors mod_event_socket's listener: it reads commands,
 answers them (``command/reply`` or ``api/response``), filters events to the
@@ -24,12 +24,12 @@ import gevent.lock
 from gevent import select
 from gevent import socket as gsocket
 
-from ivrflow.esl import writer
+from . import fs_frames as writer
 
 from .fs_apps import APPLICATIONS
 from .fs_channel import Channel, default_profile, now_us
-from .fs_commands import ClientCommand, CommandReader, ProtocolViolation
-from .fs_record import CallRecord, ClosedBy
+from .fs_command_reader import ClientCommand, CommandReader, ProtocolViolation
+from .fs_history import ChannelHistory, ClosedBy
 from .fs_script import CallScript
 from .fs_session import Message, Session
 
@@ -77,7 +77,7 @@ class EmulatedCall:
 
     def __init__(self, script: CallScript) -> None:
         self.script = script
-        self.record = CallRecord(script.unique_id)
+        self.record = ChannelHistory(script.unique_id)
         self._t0 = time.monotonic()
         self._sock: socket.socket | None = None
         self._write_lock = gevent.lock.Semaphore()
@@ -152,7 +152,7 @@ class EmulatedCall:
             host=s.host,
         )
 
-    def run(self, address: tuple[str, int]) -> CallRecord:
+    def run(self, address: tuple[str, int]) -> ChannelHistory:
         """Connect and serve until the socket is closed; return the record."""
         self._sock = gsocket.create_connection(address)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -519,12 +519,12 @@ def _message(command: ClientCommand) -> Message:
 def start_call(address: tuple[str, int], script: CallScript | None = None) -> gevent.Greenlet:
     """Start one emulated call against the runtime listening on ``address``.
 
-    The greenlet's value (``.get()``) is the call's :class:`CallRecord`.
+    The greenlet's value (``.get()``) is the call's :class:`ChannelHistory`.
     """
     call = EmulatedCall(script or CallScript())
     return gevent.spawn(call.run, address)
 
 
-def run_call(address: tuple[str, int], script: CallScript | None = None) -> CallRecord:
+def run_call(address: tuple[str, int], script: CallScript | None = None) -> ChannelHistory:
     """Run one emulated call to its end in the current greenlet."""
     return EmulatedCall(script or CallScript()).run(address)

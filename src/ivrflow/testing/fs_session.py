@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 import gevent.event
 
 from .fs_channel import Channel, now_us
-from .fs_record import AppRun, CallRecord
+from .fs_history import AppRun, ChannelHistory
 from .fs_script import CallScript, Key
 
 __all__ = ["Message", "Outbox", "Session"]
@@ -73,7 +73,7 @@ class Session:
         self,
         script: CallScript,
         channel: Channel,
-        record: CallRecord,
+        record: ChannelHistory,
         outbox: Outbox,
         clock: Callable[[], float],
         applications: Mapping[str, Callable[[Session, str], None]],

@@ -1,0 +1,196 @@
+"""`ivrflow serve`: the long-running daemon.
+
+Signal handlers only enqueue; one control greenlet does the work
+(`handle_<signal>`), as in gunicorn:
+
+* SIGHUP (or POST /-/reload): load and fully validate the menu again, then
+  swap it in atomically. Calls in progress keep the menu they started with; a
+  bad menu is rejected, logged and counted, and the old one keeps serving.
+* SIGTERM / SIGINT: stop accepting first (FreeSWITCH then falls through to the
+  dialplan's fallback), let active calls finish up to `drain_timeout`, then
+  hang up the rest with a logged reason. A second SIGTERM/SIGINT ends at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+import sys
+import time
+from typing import IO, Any
+
+import gevent
+import gevent.queue
+from prometheus_client import CollectorRegistry
+
+from .admin_http import AdminApp, serve as serve_admin
+from ..menu import LoadedMenu, Menu, MenuError
+from ..menu.files import load_menu_file
+from ..freeswitch.call_session import SwitchSettings
+from ..freeswitch.server import EslServer
+from .metrics import Metrics
+from ..calls.observers import Observer, RecordWriter
+from .sd_notify import Notifier
+from .settings import Settings
+
+log = logging.getLogger("ivrflow")
+
+STATUS_EVERY = 5.0  # seconds between STATUS= updates to systemd
+HANGUP_GRACE = 5.0  # seconds for calls hung up at the end of a drain to be let go
+
+
+class Daemon:
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None, notifier: Notifier | None = None) -> None:
+        assert settings.menu is not None
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.notifier = notifier or Notifier()
+        self.loaded: LoadedMenu = self._load()  # a bad menu at start is fatal: MenuError
+        self.metrics.reloads.labels(result="success").inc()
+        self.metrics.config_last_success.set(time.time())
+        self._records: IO[str] = (
+            sys.stdout if settings.call_records == "-" else open(settings.call_records, "a", encoding="utf-8")  # noqa: SIM115
+        )
+        self.observer = Observer(self.metrics, RecordWriter(self._records))
+        switch = SwitchSettings(
+            sound_dir=settings.sound_dir.resolve(),
+            transfer_context=settings.transfer_context,
+            simple_transfer_context=settings.simple_transfer_context,
+            bridge_template=settings.bridge_template,
+            exit_after_transfer=settings.exit_after_transfer,
+        )
+        self._control: gevent.queue.Queue[str] = gevent.queue.Queue()
+        self.server = EslServer(
+            settings.esl_listen, self.current_menu, switch, self.observer, settings.max_calls,
+            on_idle=lambda: self._control.put("IDLE"),
+        )
+        self.admin: Any = None
+        self.draining = False
+
+    # --- menu -------------------------------------------------------------------
+
+    def current_menu(self) -> Menu:
+        return self.loaded.menu
+
+    def _load(self) -> LoadedMenu:
+        assert self.settings.menu is not None
+        loaded = load_menu_file(self.settings.menu, self.settings.sound_dir)
+        for warning in loaded.warnings:
+            log.warning("%s", warning.render(loaded.source))
+        return loaded
+
+    def reload(self) -> tuple[bool, list[str]]:
+        """Load the menu again; swap it in only if it is entirely valid."""
+        self.notifier.reloading()
+        try:
+            loaded = self._load()
+        except MenuError as exc:
+            self.metrics.reloads.labels(result="failure").inc()
+            messages = [p.render(exc.source) for p in exc.problems]
+            log.error("reload rejected, the previous menu keeps serving: %s", "; ".join(messages))
+            self.notifier.ready(self._status())
+            return False, messages
+        self.loaded = loaded  # one reference swap: a new call sees the old menu or the new, never a mix
+        self.metrics.reloads.labels(result="success").inc()
+        self.metrics.config_last_success.set(time.time())
+        log.info("menu reloaded from %s (%d ivr(s))", loaded.source, len(loaded.menu.ivrs))
+        self.notifier.ready(self._status())
+        return True, [w.render(loaded.source) for w in loaded.warnings]
+
+    # --- running ----------------------------------------------------------------
+
+    def start(self) -> None:
+        # What exists now (modules, the menu) lives as long as the process: keep it out
+        # of the collector's way, so full collections scan only the calls' objects.
+        gc.freeze()
+        self.server.start()
+        if self.settings.metrics_listen is not None:
+            self.admin = serve_admin(self.settings.metrics_listen, AdminApp(self.registry, self.readiness, self.reload))
+            log.info("metrics and health on http://%s:%d/", *self.admin.address[:2])
+        self.notifier.ready(self._status())
+
+    def run(self) -> int:
+        """Serve until stopped; the exit status for the process."""
+        self.start()
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(signum, self._control.put, signal.Signals(signum).name)
+        keepers = [gevent.spawn(self._report_status)]
+        if self.notifier.watchdog_interval:
+            keepers.append(gevent.spawn(self._watchdog, self.notifier.watchdog_interval))
+        try:
+            while True:
+                name = self._control.get()
+                if name == "SIGHUP":
+                    self.reload()
+                elif name in ("SIGTERM", "SIGINT"):
+                    return self.drain()
+        finally:
+            gevent.killall(keepers)
+            self.close()
+
+    def drain(self) -> int:
+        """Stop taking calls, let the active ones finish (bounded), hang up the rest."""
+        self.draining = True
+        self.server.stop_accepting()
+        timeout = self.settings.drain_timeout
+        log.info("draining: no new calls; %d in a menu; waiting up to %s s", len(self.server.in_menu), timeout)
+        self.notifier.stopping(f"draining {len(self.server.in_menu)} call(s)", timeout + HANGUP_GRACE)
+        if self._wait_idle(timeout) == "interrupted":
+            log.warning("second stop signal: ending now with %d call(s) in a menu", len(self.server.in_menu))
+            return 0
+        if self.server.in_menu:
+            reason = f"drain timeout of {timeout} s ran out"
+            log.warning("hanging up %d call(s): %s", len(self.server.in_menu), reason)
+            for session in list(self.server.in_menu):
+                session.shutdown(reason)
+            self._wait_idle(HANGUP_GRACE)
+        # Transferred calls whose sockets are held: closing them is unavoidable as the process ends.
+        self.server.release_held("ivrflow stopping")
+        self.server.all_closed.wait(HANGUP_GRACE)
+        return 0
+
+    def _wait_idle(self, seconds: float) -> str:
+        """Wait until no call is active: 'idle', 'timeout', or 'interrupted' by a stop signal."""
+        deadline = time.monotonic() + seconds
+        while self.server.in_menu:
+            try:
+                name = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except gevent.queue.Empty:
+                return "timeout"
+            if name in ("SIGTERM", "SIGINT"):
+                return "interrupted"
+        return "idle"
+
+    def readiness(self) -> list[str]:
+        problems = []
+        if self.draining:
+            problems.append("draining")
+        if not self.server.accepting:
+            problems.append("listener closed")
+        if len(self.server.in_menu) >= self.settings.max_calls:
+            problems.append(f"at capacity ({self.settings.max_calls} calls)")
+        return problems
+
+    def _status(self) -> str:
+        host, port = self.server.address
+        held = len(self.server.sessions) - len(self.server.in_menu)
+        return f"{len(self.server.in_menu)} active call(s), {held} transferred and held; listening on {host}:{port}; menu {self.loaded.source}"
+
+    def _report_status(self) -> None:
+        while True:
+            gevent.sleep(STATUS_EVERY)
+            self.notifier.status(self._status())
+
+    def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            gevent.sleep(interval)
+
+    def close(self) -> None:
+        self.server.stop_accepting()
+        if self.admin is not None:
+            self.admin.stop(timeout=1)
+        if self._records is not sys.stdout:
+            self._records.close()

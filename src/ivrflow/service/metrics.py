@@ -1,0 +1,57 @@
+"""Prometheus metrics, on a registry the daemon passes in.
+
+Labels are bounded: ivr extensions, context ids and option keys come from the
+menu; outcomes, results, kinds and reasons from fixed sets. Never a caller
+number, a call uuid or the digits a caller typed.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .. import __version__
+
+# Seconds: a call lasts seconds to many minutes.
+CALL_DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
+# Seconds: reaction to a key or a command reply, expected in milliseconds.
+FAST_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.calls_active = Gauge("ivr_calls_active", "Calls in a menu right now", registry=registry)
+        self.calls = Counter("ivr_calls_total", "Finished calls by how they left the menu", ["ivr", "outcome"], registry=registry)
+        self.call_duration = Histogram(
+            "ivr_call_duration_seconds", "Time from a call's arrival to its leaving the menu", ["ivr"],
+            buckets=CALL_DURATION_BUCKETS, registry=registry,
+        )
+        self.context_entries = Counter(
+            "ivr_context_entries_total", "Entries into a context (the entry context and jumps)", ["ivr", "context"], registry=registry
+        )
+        self.inputs = Counter(
+            "ivr_input_total", "Caller entries by how they resolved", ["ivr", "context", "result"], registry=registry
+        )
+        self.options = Counter(
+            "ivr_option_selected_total", "Menu options chosen by callers", ["ivr", "context", "option"], registry=registry
+        )
+        self.actions = Counter("ivr_actions_total", "Rule actions run", ["ivr", "action", "result"], registry=registry)
+        self.transfers = Counter("ivr_transfers_total", "Transfers started", ["ivr", "kind"], registry=registry)
+        self.dtmf_to_action = Histogram(
+            "ivr_dtmf_to_action_seconds", "From a DTMF event's arrival to the switch command it caused",
+            buckets=FAST_BUCKETS, registry=registry,
+        )
+        self.esl_command = Histogram(
+            "ivr_esl_command_seconds", "From sending an Event Socket command to its reply", ["command"],
+            buckets=FAST_BUCKETS, registry=registry,
+        )
+        self.rejected = Counter(
+            "ivr_esl_connections_rejected_total", "Connections from FreeSWITCH not served", ["reason"], registry=registry
+        )
+        self.errors = Counter("ivr_errors_total", "Errors survived, by kind", ["kind"], registry=registry)
+        self.reloads = Counter("ivr_config_reloads_total", "Menu reloads by result", ["result"], registry=registry)
+        self.config_last_success = Gauge(
+            "ivr_config_last_success_timestamp_seconds", "When a menu was last loaded successfully", registry=registry
+        )
+        self.build_info = Gauge("ivr_build_info", "ivrflow's version", ["version"], registry=registry)
+        self.build_info.labels(version=__version__).set(1)

@@ -1,0 +1,344 @@
+"""Byte-table tests of the ESL reader."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ivrflow.freeswitch import (
+    ApiResponse,
+    ChannelData,
+    DisconnectNotice,
+    EslEvent,
+    FrameReader,
+    MalformedFrame,
+    OtherFrame,
+    Reply,
+)
+from ivrflow.freeswitch.framing import HeaderError, parse_header_lines
+
+DTMF_BODY = (
+    b"Event-Name: DTMF\n"
+    b"Unique-ID: 5e6c1a9e-7d1f-4b5c-9a9e-2f4b7c0d1e23\n"
+    b"Channel-Name: sofia/internal/1000%4010.0.0.5\n"
+    b"DTMF-Digit: 5\n"
+    b"DTMF-Duration: 2000\n"
+    b"\n"
+)
+DTMF = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(DTMF_BODY) + DTMF_BODY
+
+JOB_BODY = (
+    b"Event-Name: BACKGROUND_JOB\n"
+    b"Job-UUID: 7f3e0000-0000-4000-8000-000000000042\n"
+    b"Job-Command-Arg: 5e6c%20caller_id_name\n"
+    b"Content-Length: 17\n"
+    b"\n"
+    b"M\xc3\xbcller & Co\nx: y"
+)
+JOB = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(JOB_BODY) + JOB_BODY
+
+CONNECT = (
+    b"Event-Name: CHANNEL_DATA\n"
+    b"Unique-ID: 5158e59e-5519-47c6-ba4c-1ff59fcbe301\n"
+    b"Caller-Caller-ID-Name: M%C3%BCller%20%26%20Co\n"
+    b"variable_current_application_data: 127.0.0.1%3A8084%20async%20full\n"
+    b"Content-Type: command/reply\n"
+    b"Reply-Text: %2BOK%0A\n"
+    b"Socket-Mode: async\n"
+    b"Control: full\n"
+    b"\n"
+)
+
+LINGER = (
+    b"Content-Type: text/disconnect-notice\n"
+    b"Controlled-Session-UUID: 5158e59e-5519-47c6-ba4c-1ff59fcbe301\n"
+    b"Content-Disposition: linger\n"
+    b"Channel-Name: loopback/ivr-8084-b\n"
+    b"Linger-Time: -1\n"
+    b"Content-Length: 0\n\n"
+)
+FINAL = (
+    b"Content-Type: text/disconnect-notice\n"
+    b"Controlled-Session-UUID: 5158e59e-5519-47c6-ba4c-1ff59fcbe301\n"
+    b"Content-Disposition: disconnect\n"
+    b"Content-Length: 67\n\n"
+    b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+)
+JSON_BODY = b'{"Event-Name":"DTMF","DTMF-Digit":"4","Caller-Caller-ID-Name":"Test Caller","variable_DP_MATCH":["a","b"]}'
+JSON = b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(JSON_BODY) + JSON_BODY
+
+TABLE = [
+    (
+        "reply",
+        b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n",
+        [Reply("+OK Events Enabled", {"Content-Type": "command/reply"})],
+    ),
+    (
+        "reply text is not url-decoded",
+        b"Content-Type: command/reply\nReply-Text: a%41b%zz c\n\n",
+        [Reply("a%41b%zz c", {"Content-Type": "command/reply"})],
+    ),
+    (
+        "bgapi reply keeps Job-UUID",
+        b"Content-Type: command/reply\nReply-Text: +OK Job-UUID: 42\nJob-UUID: 42\n\n",
+        [Reply("+OK Job-UUID: 42", {"Content-Type": "command/reply", "Job-UUID": "42"})],
+    ),
+    (
+        "api response without trailing newline",
+        b"Content-Type: api/response\nContent-Length: 1\n\n1",
+        [ApiResponse("1")],
+    ),
+    (
+        "api error",
+        b"Content-Type: api/response\nContent-Length: 22\n\n-ERR No such channel!\n",
+        [ApiResponse("-ERR No such channel!\n")],
+    ),
+    (
+        "dtmf event",
+        DTMF,
+        [
+            EslEvent(
+                "DTMF",
+                {
+                    "Event-Name": "DTMF",
+                    "Unique-ID": "5e6c1a9e-7d1f-4b5c-9a9e-2f4b7c0d1e23",
+                    "Channel-Name": "sofia/internal/1000@10.0.0.5",
+                    "DTMF-Digit": "5",
+                    "DTMF-Duration": "2000",
+                },
+            )
+        ],
+    ),
+    (
+        "event with its own body, which may contain ': ' and newlines",
+        JOB,
+        [
+            EslEvent(
+                "BACKGROUND_JOB",
+                {
+                    "Event-Name": "BACKGROUND_JOB",
+                    "Job-UUID": "7f3e0000-0000-4000-8000-000000000042",
+                    "Job-Command-Arg": "5e6c caller_id_name",
+                    "Content-Length": "17",
+                },
+                "Müller & Co\nx: y",
+            )
+        ],
+    ),
+    (
+        "connect reply",
+        CONNECT,
+        [
+            ChannelData(
+                {
+                    "Event-Name": "CHANNEL_DATA",
+                    "Unique-ID": "5158e59e-5519-47c6-ba4c-1ff59fcbe301",
+                    "Caller-Caller-ID-Name": "Müller & Co",
+                    "variable_current_application_data": "127.0.0.1:8084 async full",
+                    "Content-Type": "command/reply",
+                    "Reply-Text": "+OK\n",
+                    "Socket-Mode": "async",
+                    "Control": "full",
+                }
+            )
+        ],
+    ),
+    (
+        "linger notice",
+        LINGER,
+        [
+            DisconnectNotice(
+                "linger",
+                -1,
+                {
+                    "Content-Type": "text/disconnect-notice",
+                    "Controlled-Session-UUID": "5158e59e-5519-47c6-ba4c-1ff59fcbe301",
+                    "Content-Disposition": "linger",
+                    "Channel-Name": "loopback/ivr-8084-b",
+                    "Linger-Time": "-1",
+                    "Content-Length": "0",
+                },
+            )
+        ],
+    ),
+    (
+        "final notice",
+        FINAL,
+        [
+            DisconnectNotice(
+                "disconnect",
+                None,
+                {
+                    "Content-Type": "text/disconnect-notice",
+                    "Controlled-Session-UUID": "5158e59e-5519-47c6-ba4c-1ff59fcbe301",
+                    "Content-Disposition": "disconnect",
+                    "Content-Length": "67",
+                },
+                "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n",
+            )
+        ],
+    ),
+    (
+        "json event",
+        JSON,
+        [
+            EslEvent(
+                "DTMF",
+                {
+                    "Event-Name": "DTMF",
+                    "DTMF-Digit": "4",
+                    "Caller-Caller-ID-Name": "Test Caller",
+                    "variable_DP_MATCH": "ARRAY::a|:b",
+                },
+            )
+        ],
+    ),
+    (
+        "other content type",
+        b"Content-Type: auth/request\n\n",
+        [OtherFrame("auth/request", {"Content-Type": "auth/request"})],
+    ),
+    (
+        "several frames in one chunk",
+        LINGER + FINAL,
+        [
+            DisconnectNotice("linger", -1, dict(parse_header_lines(LINGER[:-2], url_decoded=False))),
+            DisconnectNotice(
+                "disconnect",
+                None,
+                dict(parse_header_lines(FINAL.split(b"\n\n")[0], url_decoded=False)),
+                FINAL.split(b"\n\n", 1)[1].decode(),
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), [(d, e) for _, d, e in TABLE], ids=[n for n, _, _ in TABLE])
+def test_reader_table(data: bytes, expected: list[object]) -> None:
+    reader = FrameReader()
+    assert reader.feed(data) == expected
+    assert reader.buffered == 0
+
+
+@pytest.mark.parametrize("data", [DTMF, JOB, CONNECT, FINAL, JSON], ids=["dtmf", "job", "connect", "final", "json"])
+def test_split_at_every_boundary(data: bytes) -> None:
+    whole = FrameReader().feed(data)
+    for cut in range(1, len(data)):
+        reader = FrameReader()
+        assert reader.feed(data[:cut]) == []
+        assert reader.feed(data[cut:]) == whole, cut
+
+
+@pytest.mark.parametrize("data", [DTMF + JOB, LINGER + FINAL])
+def test_byte_by_byte(data: bytes) -> None:
+    reader = FrameReader()
+    frames = [f for b in data for f in reader.feed(bytes([b]))]
+    assert frames == FrameReader().feed(data)
+
+
+def test_value_with_encoded_newline_and_colon_cannot_forge_a_header() -> None:
+    forged = "x\nDTMF-Digit: 9\nÄ: ü"
+    body = (
+        b"Event-Name: CHANNEL_EXECUTE\n"
+        b"variable_x: x%0ADTMF-Digit%3A%209%0A%C3%84%3A%20%C3%BC\n"
+        b"Application: playback\n\n"
+    )
+    frame = FrameReader().feed(b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body)
+    assert frame == [
+        EslEvent(
+            "CHANNEL_EXECUTE",
+            {"Event-Name": "CHANNEL_EXECUTE", "variable_x": forged, "Application": "playback"},
+        )
+    ]
+    assert "DTMF-Digit" not in frame[0].headers  # type: ignore[union-attr]
+
+
+def test_invalid_utf8_falls_back_without_losing_bytes() -> None:
+    body = b"Event-Name: CUSTOM\nx: %FF%FEab\n\n"
+    (event,) = FrameReader().feed(b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body)
+    assert isinstance(event, EslEvent)
+    assert event.headers["x"].encode("latin-1") == b"\xff\xfeab"
+
+
+GOOD = b"Content-Type: command/reply\nReply-Text: +OK\n\n"
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (b"Content-Type: command/reply\nthis line has no colon\n\n", "header line without"),
+        (b"Content-Type: api/response\nContent-Length: ten\n\n", "Content-Length is not a number"),
+        (b"Content-Type: api/response\nContent-Length: -4\n\n", "Content-Length is not a number"),
+        (b"Reply-Text: +OK\n\n", "without Content-Type"),
+        (b"Content-Length: 12\nContent-Type: text/event-plain\n\nno-colon\n\n\n\n", "event body"),
+        (b"Content-Length: 15\nContent-Type: text/event-plain\n\nDTMF-Digit: 1\n\n", "without Event-Name"),
+        (b"Content-Length: 5\nContent-Type: text/event-json\n\n[1,2]", "not an event object"),
+        (b"Content-Length: 3\nContent-Type: text/event-json\n\n{{{", "not JSON"),
+        (b"Content-Type: command/reply\nEvent-Name: CHANNEL_DATA\nbroken\n\n", "header line without"),
+    ],
+)
+def test_malformed_frame_is_reported_and_reader_resynchronises(bad: bytes, reason: str) -> None:
+    reader = FrameReader()
+    frames = reader.feed(bad + GOOD)
+    assert isinstance(frames[0], MalformedFrame)
+    assert reason in frames[0].reason
+    assert frames[-1] == Reply("+OK", {"Content-Type": "command/reply"})
+    assert all(isinstance(f, MalformedFrame) for f in frames[:-1])
+
+
+def test_oversized_header_block_is_dropped_until_the_next_blank_line() -> None:
+    reader = FrameReader(max_header_bytes=64)
+    frames = reader.feed(b"X: " + b"a" * 100)
+    assert [type(f) for f in frames] == [MalformedFrame]
+    assert "longer than 64" in frames[0].reason  # type: ignore[union-attr]
+    assert reader.buffered <= 1
+    assert reader.feed(b"a" * 1000) == []
+    assert reader.buffered <= 1
+    assert reader.feed(b"\n\n" + GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]
+
+
+def test_oversized_complete_header_block() -> None:
+    reader = FrameReader(max_header_bytes=16)
+    frames = reader.feed(b"Content-Type: command/reply\nReply-Text: +OK\n\n" + b"Content-Type: x\n\n")
+    assert isinstance(frames[0], MalformedFrame)
+    assert frames[1] == OtherFrame("x", {"Content-Type": "x"})
+
+
+def test_body_too_large_is_refused() -> None:
+    reader = FrameReader(max_body_bytes=10)
+    frames = reader.feed(b"Content-Type: api/response\nContent-Length: 11\n\n" + GOOD)
+    assert isinstance(frames[0], MalformedFrame)
+    assert "exceeds" in frames[0].reason
+
+
+def test_close_in_the_middle_of_a_frame() -> None:
+    reader = FrameReader()
+    assert reader.feed(DTMF[:40]) == []
+    (frame,) = reader.close()
+    assert isinstance(frame, MalformedFrame)
+    assert frame.raw == DTMF[:40]
+    assert reader.close() == []
+
+
+def test_close_between_frames_reports_nothing() -> None:
+    reader = FrameReader()
+    reader.feed(GOOD)
+    assert reader.close() == []
+
+
+def test_parse_header_lines_rejects_empty_name() -> None:
+    with pytest.raises(HeaderError):
+        parse_header_lines(b": value", url_decoded=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=200), max_size=20))
+def test_fuzz_never_raises_and_stays_bounded(parts: list[bytes]) -> None:
+    reader = FrameReader(max_header_bytes=256, max_body_bytes=512)
+    for part in parts:
+        reader.feed(part)
+        assert reader.buffered <= 256 + 512 + 200
+    reader.close()
+    assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]

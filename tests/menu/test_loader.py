@@ -1,0 +1,133 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ivrflow.menu import MenuError
+from ivrflow.menu.files import load_menu_file, load_menu_text
+from ivrflow.menu.model import PlaySound, TransferRule
+from ivrflow.menu.problems import format_path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "example.yaml"
+SPEC_EXAMPLE = ROOT.parent / "shared" / "spec" / "example.yaml"
+
+
+def test_example_menu_loads_with_the_spec_defaults() -> None:
+    menu = load_menu_file(EXAMPLE, ROOT / "config" / "sounds").menu
+    ivr = menu.ivr_for("071")
+    assert ivr is not None
+    assert (ivr.entry_context, ivr.sleep_time, ivr.lifetime) == (1, 5000, 1800)
+    assert (ivr.vm_enabled, ivr.vm_attach_file, ivr.lifetime_exp_action) == (False, True, "hangup")
+    context = ivr.contexts[0]
+    assert (context.timeout, context.inter_digit_timeout, context.digit_len, context.allow_any_dial) == (
+        5000,
+        2000,
+        3,
+        True,
+    )
+    start = context.rules("start")
+    assert [r.sound for r in start if isinstance(r, PlaySound)] == [52, 51]
+    assert [r.sound_type for r in start if isinstance(r, PlaySound)] == ["foreground", "background"]
+    transfer = context.rules("1")[0]
+    assert isinstance(transfer, TransferRule) and transfer.destinations == ("+79876543210",)
+
+
+def test_documented_example_loads() -> None:
+    assert load_menu_file(SPEC_EXAMPLE).menu.ivr_for("071") is not None
+
+
+def test_models_are_immutable() -> None:
+    ivr = load_menu_file(EXAMPLE).menu.ivrs[0]
+    with pytest.raises(ValidationError, match="frozen"):
+        ivr.sleep_time = 1  # type: ignore[misc]
+
+
+MINIMAL = """
+ivrs:
+  - extension: {extension}
+    entry_context: 1
+    contexts:
+      - id: 1
+        digit_len: 3
+        options:
+          {option}:
+            - action: transfer
+              transfer_dst: {dst}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extension", "option", "dst", "want_extension", "want_option", "want_dst"),
+    [
+        ("071", "010", "050", "071", "010", "050"),  # leading zeros kept, not octal
+        ("71", "1", "+79876543210", "71", "1", "+79876543210"),  # plus kept
+        ('"071"', '"*1#"', '"002"', "071", "*1#", "002"),
+    ],
+)
+def test_numbers_stay_as_written(extension, option, dst, want_extension, want_option, want_dst) -> None:
+    menu = load_menu_text(MINIMAL.format(extension=extension, option=option, dst=dst), "m.yaml").menu
+    context = menu.ivrs[0].contexts[0]
+    assert menu.ivrs[0].extension == want_extension
+    assert list(context.options) == [want_option]
+    rule = context.rules(want_option)[0]
+    assert isinstance(rule, TransferRule) and rule.destinations == (want_dst,)
+
+
+def test_every_error_is_reported_at_once() -> None:
+    text = MINIMAL.format(extension="071", option="1", dst='"0 50"').replace(
+        "digit_len: 3", "digit_len: 3\n        timeout: -1\n        colour: red"
+    )
+    with pytest.raises(MenuError) as caught:
+        load_menu_text(text, "m.yaml")
+    rendered = str(caught.value).splitlines()
+    assert len(rendered) == 3
+    assert any("contexts[0].timeout" in line for line in rendered)
+    assert any("unknown key 'colour'" in line for line in rendered)
+    assert any('options."1"[0].transfer_dst' in line for line in rendered)
+
+
+def test_warnings_do_not_fail_the_load() -> None:
+    text = MINIMAL.format(extension="071", option="105", dst="050").replace(
+        "digit_len: 3", "digit_len: 3\n        allow_any_dial: true"
+    ) + "      - id: 2\n        options: {}\n"
+    loaded = load_menu_text(text, "m.yaml")
+    messages = [w.render("m.yaml") for w in loaded.warnings]
+    assert any("shadows the internal number 105" in m for m in messages)
+    assert any("context 2 (unnamed) is never reached" in m for m in messages)
+
+
+def test_deferred_actions_load_with_a_warning() -> None:
+    text = MINIMAL.format(extension="071", option="1", dst="050").replace(
+        "            - action: transfer",
+        "            - action: call_interactive\n              call_interactive_url: https://example.test/x\n"
+        "            - action: transfer",
+    )
+    loaded = load_menu_text(text, "m.yaml")
+    assert any("call_interactive is not run by this release" in w.message for w in loaded.warnings)
+
+
+def test_not_yaml_names_the_line() -> None:
+    with pytest.raises(MenuError, match=r"m.yaml: not valid YAML: line 3, column 1"):
+        load_menu_text("ivrs:\n  - [\n", "m.yaml")
+
+
+def test_missing_sound_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "hello.wav").write_bytes(b"not a wav file at all")
+    with pytest.raises(MenuError) as caught:
+        load_menu_file(EXAMPLE, tmp_path)
+    messages = str(caught.value)
+    assert "hello.wav is not readable audio" in messages
+    assert "advertising.wav does not exist" in messages
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (("ivrs", 0, "contexts", 1, "options", "2", 0, "transfer_dst"), 'ivrs[0].contexts[1].options."2"[0].transfer_dst'),
+        (("ivrs", 0, "contexts", 0, "options", "start", 1), "ivrs[0].contexts[0].options.start[1]"),
+        (("sounds",), "sounds"),
+    ],
+)
+def test_paths_read_like_the_file(path, text) -> None:
+    assert format_path(path) == text

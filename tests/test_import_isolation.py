@@ -1,0 +1,17 @@
+"""The engine and the menu model load no I/O library: the API server and the engine's users import them alone."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests")
+
+
+@pytest.mark.parametrize("module", ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build"])
+def test_module_imports_no_io_library(module: str) -> None:
+    probe = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert not [name for name in HEAVY if name in loaded], f"{module} pulled in {sorted(n for n in HEAVY if n in loaded)}"
