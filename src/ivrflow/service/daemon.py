@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry
 
 from .admin_http import AdminApp, serve as serve_admin
 from ..menu import LoadedMenu, Menu, MenuError
-from ..menu.files import load_menu_file
 from ..freeswitch.call_session import SwitchSettings
 from ..freeswitch.server import EslServer
+from .menu_source import FileMenuSource, MenuSource
 from .metrics import Metrics
 from ..calls.observers import Observer, RecordWriter
 from .sd_notify import Notifier
@@ -41,9 +41,18 @@ HANGUP_GRACE = 5.0  # seconds for calls hung up at the end of a drain to be let 
 
 
 class Daemon:
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None, notifier: Notifier | None = None) -> None:
-        assert settings.menu is not None
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        notifier: Notifier | None = None,
+        source: MenuSource | None = None,
+    ) -> None:
         self.settings = settings
+        if source is None:
+            assert settings.menu is not None
+            source = FileMenuSource(settings.menu, settings.sound_dir)
+        self.source = source
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
@@ -75,8 +84,7 @@ class Daemon:
         return self.loaded.menu
 
     def _load(self) -> LoadedMenu:
-        assert self.settings.menu is not None
-        loaded = load_menu_file(self.settings.menu, self.settings.sound_dir)
+        loaded = self.source.load()
         for warning in loaded.warnings:
             log.warning("%s", warning.render(loaded.source))
         return loaded
