@@ -1,0 +1,43 @@
+"""What the call layer asks of a switch: the `Switch` protocol every adapter implements.
+
+The driver calls these after the engine's `handle` has returned, one output
+at a time, never from inside the engine. A method only starts the work: what
+the switch says back (a playback ended, a transfer's verdict, the caller hung
+up, the switch failed) reaches the call as an engine event posted to the
+driver's inbox, never as a return value. A method may raise `UnsafeValue`
+for a value it refuses to put on the wire; the driver then ends the call.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from ..engine import Play, PlaySilence, SayDigits
+
+Playable = Play | PlaySilence | SayDigits
+
+
+class UnsafeValue(ValueError):
+    """A value that must not reach the switch (checks at load should have caught it)."""
+
+
+class Switch(Protocol):
+    def answer(self) -> None: ...
+
+    def play(self, prompt: Playable) -> None:
+        """Start a prompt; the switch reports PlaybackFinished(prompt.play_id) when it ends."""
+
+    def stop_playback(self, play_id: int) -> None:
+        """Stop a prompt that is queued or playing; its PlaybackFinished still follows if it started."""
+
+    def set_variable(self, name: str, value: str) -> None: ...
+
+    def set_caller_id(self, field: Literal["number", "name"], value: str) -> None: ...
+
+    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
+        """Hand the call on; the switch reports TransferFinished."""
+
+    def hang_up(self, cause: str) -> None: ...
+
+    def finished(self) -> None:
+        """The engine is done with the call: let go of it by the adapter's release rules."""
