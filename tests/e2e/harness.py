@@ -77,7 +77,7 @@ class Ivrflow:
 def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
     registry = CollectorRegistry()
     records: list[dict[str, Any]] = []
-    observer = Observer(Metrics(registry), records.append)
+    observer = Observer(Metrics(registry, lambda: len(server.in_menu)), records.append)
     switch = SwitchSettings(sound_dir=SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
     server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer)
