@@ -11,6 +11,7 @@ one control greenlet does the work, as in gunicorn:
   and the old menu keeps serving. Loads never overlap: requests that arrive
   while one runs are coalesced into the next load, and each request is answered
   with the result of a load that started after it arrived.
+* SIGUSR1: log the counts a leak would grow (greenlets, loop watchers, open files).
 * SIGTERM / SIGINT: stop accepting first (FreeSWITCH then falls through to the
   dialplan's fallback), let active calls finish up to `drain_timeout`, then
   hang up the rest with a logged reason. A second SIGTERM/SIGINT cuts the wait
@@ -22,6 +23,7 @@ from __future__ import annotations
 import errno
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -218,7 +220,7 @@ class Daemon:
     def run(self) -> int:
         """Serve until stopped; the exit status for the process."""
         # Before READY=1: a SIGHUP sent the moment systemd sees it must find its handler.
-        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             gevent.signal_handler(signum, self._control.put, (signal.Signals(signum).name, None))
         keepers: list[gevent.Greenlet[..., None]] = []
         try:
@@ -238,6 +240,8 @@ class Daemon:
     def _dispatch(self, name: str, reply: gevent.event.AsyncResult[tuple[bool, list[str]]] | None) -> None:
         if name in ("SIGHUP", "RELOAD"):
             self._want_reload(reply)
+        elif name == "SIGUSR1":
+            log.info("counts: %s", " ".join(f"{k}={v}" for k, v in _counts().items()))
 
     def drain(self) -> int:
         """Stop taking calls, let the active ones finish (bounded), hang up the rest."""
@@ -309,6 +313,16 @@ class Daemon:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
             self._records.close()
+
+
+def _counts() -> dict[str, int]:
+    """What a leak would grow: live greenlets, active event-loop watchers (timers, sockets), open files."""
+    live = sum(1 for o in gc.get_objects() if isinstance(o, gevent.Greenlet) and not o.dead)
+    return {
+        "greenlets": live,
+        "watchers": int(gevent.get_hub().loop.activecnt),
+        "fds": len(os.listdir("/proc/self/fd")),
+    }
 
 
 def _open_records(path: str) -> IO[str]:
