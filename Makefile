@@ -13,13 +13,24 @@ APT := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 APT_UPDATE := for try in $$(seq 60); do $(APT) update -qq && break; \
   [ $$try = 60 ] && exit 1; echo "apt-get update failed (another apt holds the lock?); retrying in 10 s"; sleep 10; done
 
-.PHONY: run test venv system-test-tools clean
+DURATION ?= 600
+RATE ?= 100
+
+.PHONY: run test chaos soak venv system-test-tools clean
 
 run: $(VENV)/.installed
 	$(BIN)/ivrflow serve --config config/example.yaml --sounds config/sounds
 
 test: $(VENV)/.installed-test system-test-tools
 	$(BIN)/python -m pytest
+
+# 10,000 emulated calls with faults, reloads and a drain (the test suite runs a short form).
+chaos: $(VENV)/.installed-test
+	$(BIN)/python -m tests.chaos.run --calls 10000
+
+# The load generator at RATE calls/s for DURATION seconds; latency and RSS per minute.
+soak: $(VENV)/.installed
+	$(BIN)/python bench/soak.py --duration $(DURATION) --rate $(RATE)
 
 venv: $(VENV)/.installed
 
