@@ -23,6 +23,9 @@ target when `exit_after_transfer` is set) and then sends `exit`. A
 transferred call's socket is held until it hangs up: `exit` clears
 FreeSWITCH's control flag, which ends a `park` or a second `socket` running
 at the target.
+
+One module, longer than most: the app queue, the reply order, the command
+deadlines and the release rules depend on one another and are read together.
 """
 
 from __future__ import annotations
