@@ -36,8 +36,9 @@ from prometheus_client import CollectorRegistry
 
 from .admin_http import AdminApp, serve as serve_admin
 from ..menu import LoadedMenu, Menu, MenuError
+from ..calls.registry import CallRegistry
 from ..menu.problems import Problem
-from ..freeswitch.call_session import SwitchSettings
+from ..freeswitch.dialogue import SwitchSettings
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
 from .metrics import Metrics
@@ -76,7 +77,7 @@ class Daemon:
             source = FileMenuSource(settings.menu, settings.sound_dir)
         self.source = source
         self.registry = registry or CollectorRegistry()
-        self.metrics = Metrics(self.registry, self._calls_in_menu)
+        self.metrics = Metrics(self.registry, lambda: self.calls.active)
         self.notifier = notifier or Notifier()
         self.loaded: LoadedMenu = self._log_warnings(self._load())  # a bad menu at start is fatal: MenuError
         self.metrics.known_ivrs(ivr.extension for ivr in self.loaded.menu.ivrs)
@@ -92,32 +93,13 @@ class Daemon:
             exit_after_transfer=settings.exit_after_transfer,
         )
         self._control: gevent.queue.Queue[Request] = gevent.queue.Queue()
-        self.server = EslServer(
-            settings.esl_listen, self.current_menu, switch, self.observer, max_calls=settings.max_calls,
-            on_idle=lambda: self._control.put(("IDLE", None)),
-        )
+        self.calls = CallRegistry(settings.max_calls)
+        self.calls.on_idle.append(lambda: self._control.put(("IDLE", None)))
+        self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls)
         self.admin: Any = None
         self.draining = False
         self._reloader: gevent.Greenlet[[], None] | None = None
         self._reload_waiting: list[gevent.event.AsyncResult[tuple[bool, list[str]]] | None] = []
-
-    # --- the calls (the one place that knows where they are held) ---------------
-
-    def _calls_in_menu(self) -> int:
-        return len(self.server.in_menu)
-
-    def _held_calls(self) -> int:
-        return len(self.server.sessions) - len(self.server.in_menu)
-
-    def _hang_up_in_menu(self, reason: str) -> None:
-        for session in list(self.server.in_menu):
-            session.shutdown(reason)
-
-    def _release_held(self, reason: str) -> None:
-        self.server.release_held(reason)
-
-    def _wait_all_closed(self, seconds: float) -> bool:
-        return bool(self.server.all_closed.wait(seconds))
 
     # --- menu -------------------------------------------------------------------
 
@@ -248,27 +230,27 @@ class Daemon:
         self.draining = True
         self.server.stop_accepting()
         timeout = self.settings.drain_timeout
-        log.info("draining: no new calls; %d in a menu; waiting up to %s s", self._calls_in_menu(), timeout)
-        self.notifier.stopping(f"draining {self._calls_in_menu()} call(s)", timeout + HANGUP_GRACE)
+        log.info("draining: no new calls; %d in a menu; waiting up to %s s", self.calls.active, timeout)
+        self.notifier.stopping(f"draining {self.calls.active} call(s)", timeout + HANGUP_GRACE)
         if self._wait_idle(timeout) == "interrupted":
             reason = "second stop signal"
-            log.warning("second stop signal: hanging up %d call(s) in a menu now", self._calls_in_menu())
+            log.warning("second stop signal: hanging up %d call(s) in a menu now", self.calls.active)
         else:
             reason = f"drain timeout of {timeout} s ran out"
-        if self._calls_in_menu():
-            log.warning("hanging up %d call(s): %s", self._calls_in_menu(), reason)
-            self._hang_up_in_menu(reason)
+        if self.calls.active:
+            log.warning("hanging up %d call(s): %s", self.calls.active, reason)
+            self.calls.hang_up_active(reason)
             self._wait_idle(HANGUP_GRACE, interruptible=False)
         # Transferred calls whose sockets are held: closing them is unavoidable as the process ends.
-        self._release_held("ivrflow stopping")
+        self.calls.release_held("ivrflow stopping")
         self._wait_all_closed(HANGUP_GRACE)
-        log.info("stopped after draining: %d call(s) left in a menu, %d held", self._calls_in_menu(), self._held_calls())
+        log.info("stopped after draining: %d call(s) left in a menu, %d held", self.calls.active, self.calls.held)
         return 0
 
     def _wait_idle(self, seconds: float, interruptible: bool = True) -> str:
         """Wait until no call is in a menu: 'idle', 'timeout', or 'interrupted' by a stop signal."""
         deadline = time.monotonic() + seconds
-        while self._calls_in_menu():
+        while self.calls.active:
             try:
                 name, reply = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
             except gevent.queue.Empty:
@@ -280,20 +262,29 @@ class Daemon:
                 self._dispatch(name, reply)
         return "idle"
 
+    def _wait_all_closed(self, seconds: float) -> None:
+        closed = gevent.event.Event()
+        self.calls.on_all_closed.append(closed.set)
+        try:
+            if self.calls.open:
+                closed.wait(seconds)
+        finally:
+            self.calls.on_all_closed.remove(closed.set)
+
     def readiness(self) -> list[str]:
         problems = []
         if self.draining:
             problems.append("draining")
         if not self.server.accepting:
             problems.append("listener closed")
-        if self._calls_in_menu() >= self.settings.max_calls:
+        if self.calls.at_capacity:
             problems.append(f"at capacity ({self.settings.max_calls} calls)")
         return problems
 
     def _status(self) -> str:
         host, port = self.server.address
         return (
-            f"{self._calls_in_menu()} active call(s), {self._held_calls()} transferred and held; "
+            f"{self.calls.active} active call(s), {self.calls.held} transferred and held; "
             f"listening on {host}:{port}; menu {self.loaded.source}"
         )
 
