@@ -94,6 +94,8 @@ class ChaosProxy:
         to_switch = gevent.spawn(self._pump_plain, ivrflow, switch, plan)
         try:
             self._pump_frames(switch, ivrflow, plan)
+        except OSError:
+            pass  # ivrflow closed its side (it may, at any moment): this connection is over
         finally:
             if plan.fault == "half_open":
                 to_switch.join(timeout=10)  # ivrflow's side stays open until ivrflow gives up

@@ -34,8 +34,10 @@ from .proxy import FAULTS, ChaosProxy, Plan
 
 LIFETIME = 2  # seconds, the menu's lifetime
 STALL_MAX = 2.5  # seconds, the longest stall or delay the proxy injects
-# A call may outlive its lifetime by the longest stall plus the hang-up's round trip.
-LIFETIME_MARGIN = STALL_MAX + 1.5
+COMMAND_TIMEOUT = 5.0  # seconds ivrflow waits for a command's reply (SwitchSettings' default)
+# When lifetime runs out while a command waits on a switch that went silent (half-open), the
+# call ends once that command times out: lifetime + the command timeout + scheduling slack.
+LIFETIME_MARGIN = COMMAND_TIMEOUT + 1.5
 SOUND_SECONDS = {str((SOUNDS / "advertising.wav").resolve()): 0.3, str((SOUNDS / "hello.wav").resolve()): 0.2}
 
 MENU = (Path(__file__).with_name("menu.yaml")).read_text()
