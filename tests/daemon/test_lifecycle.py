@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import gevent
+import gevent.subprocess
 from gevent import socket as gsocket
 
 from ivrflow.testing import start_call
@@ -145,3 +146,16 @@ def test_a_connection_in_its_handshake_is_an_active_call(tmp_path: Path) -> None
             status, body = d.get("/readyz")
             assert status == 503 and "at capacity" in body
         d.wait_for("the silent connection to leave", lambda: d.metric("ivr_calls_active") == 0)
+
+
+def test_ivrflow_reload_reaches_the_daemon_with_its_token_from_the_environment(tmp_path: Path) -> None:
+    with daemon(tmp_path, env={"IVRFLOW_ADMIN_TOKEN": "s3cret"}) as d:
+        assert d.http is not None
+        command = [sys.executable, "-m", "ivrflow", "reload", "--metrics-listen", f"{d.http[0]}:{d.http[1]}"]
+        refused = gevent.subprocess.run(command, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin"})
+        assert refused.returncode == 1 and "admin token" in refused.stderr
+        done = gevent.subprocess.run(
+            command, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin", "IVRFLOW_ADMIN_TOKEN": "s3cret"}
+        )
+        assert (done.returncode, done.stdout.strip()) == (0, "reloaded")
+        assert d.metric("ivr_config_reloads_total", result="success") == 2
