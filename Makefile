@@ -26,7 +26,7 @@ test: $(VENV)/.installed-test system-test-tools
 
 # 10,000 emulated calls with faults, reloads and a drain (the test suite runs a short form).
 chaos: $(VENV)/.installed-test
-	$(BIN)/python -m tests.chaos.run --calls 10000
+	PYTHONPATH=tests $(BIN)/python -m chaos.run --calls 10000
 
 # The load generator at RATE calls/s for DURATION seconds; latency and RSS per minute.
 soak: $(VENV)/.installed

@@ -1,6 +1,6 @@
 """Chaos: many emulated calls with faults at random states against a real `ivrflow serve`.
 
-    python -m tests.chaos.run [--calls 10000] [--seed N]     (what `make chaos` runs)
+    PYTHONPATH=tests python -m chaos.run [--calls 10000] [--seed N]     (what `make chaos` runs)
 
 Every call goes through a proxy that may reset it, leave it half-open, drop,
 duplicate or delay an event, truncate a frame or stall; callers also hang up at
@@ -29,7 +29,7 @@ import gevent.pool
 
 from ivrflow.testing import BRIEF_CALL_AT_TARGET, BridgeOutcome, CallScript, Faults, start_call
 
-from ..daemon.harness import SOUNDS, Daemon, daemon
+from daemon.harness import SOUNDS, Daemon, daemon
 from .proxy import FAULTS, ChaosProxy, Plan
 
 LIFETIME = 2  # seconds, the menu's lifetime
@@ -247,7 +247,7 @@ def _tally(records: list[dict[str, Any]], scripts: dict[str, CallScript], fault_
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.chaos.run", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=int(time.time()))
     p.add_argument("--concurrency", type=int, default=100)
