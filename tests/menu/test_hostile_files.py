@@ -91,7 +91,7 @@ def test_text_over_the_limit_is_refused() -> None:
 
 @pytest.mark.parametrize("exc", [RecursionError("deep"), MemoryError(), KeyError("x"), ZeroDivisionError()])
 def test_any_exception_while_loading_is_a_menu_error(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
-    def explode(data: object, source: str) -> None:
+    def explode(*args: object) -> None:
         raise exc
 
     monkeypatch.setattr("ivrflow.menu.files.load_menu_data", explode)

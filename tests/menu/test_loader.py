@@ -131,3 +131,10 @@ def test_missing_sound_file_is_reported(tmp_path: Path) -> None:
 )
 def test_paths_read_like_the_file(path, text) -> None:
     assert format_path(path) == text
+
+
+@pytest.mark.parametrize("filename", ["${x}.wav", "${api(system rm)}.wav", "a\x1b.wav"])
+def test_a_sound_the_wire_would_refuse_is_refused_at_load(filename: str) -> None:
+    text = f'sounds:\n  - id: 1\n    filename: "{filename}"\nivrs: []\n'.replace("\x1b", "\\e")
+    with pytest.raises(MenuError, match=r"sounds\[0\]\.filename"):
+        load_menu_text(text, "m.yaml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path as FsPath
 
 import yaml
@@ -23,8 +24,14 @@ from .yaml_source import parse_yaml
 MAX_MENU_BYTES = 16 << 20
 
 
-def load_menu_file(path: str | FsPath, sound_dir: str | FsPath | None = None) -> LoadedMenu:
-    """Read and fully validate a menu file; raise MenuError naming every problem."""
+def load_menu_file(
+    path: str | FsPath, sound_dir: str | FsPath | None = None, *, allowed_variables: Collection[str] = ()
+) -> LoadedMenu:
+    """Read and fully validate a menu file; raise MenuError naming every problem.
+
+    `allowed_variables`: channel variables FreeSWITCH acts on that the operator
+    lets menus set anyway (see `switch_variables`); none by default.
+    """
     source = str(path)
     try:
         text = read_menu_text(path)
@@ -32,7 +39,7 @@ def load_menu_file(path: str | FsPath, sound_dir: str | FsPath | None = None) ->
         raise
     except Exception as exc:  # noqa: BLE001 - OSError, UnicodeDecodeError, MemoryError...: all a bad file
         raise MenuError(source, [Problem((), f"cannot read the file: {clip(str(exc))}")]) from exc
-    return load_menu_text(text, source, sound_dir)
+    return load_menu_text(text, source, sound_dir, allowed_variables=allowed_variables)
 
 
 def read_menu_text(path: str | FsPath) -> str:
@@ -71,23 +78,27 @@ def _kind(mode: int) -> str:
     return "not a file"
 
 
-def load_menu_text(text: str, source: str, sound_dir: str | FsPath | None = None) -> LoadedMenu:
+def load_menu_text(
+    text: str, source: str, sound_dir: str | FsPath | None = None, *, allowed_variables: Collection[str] = ()
+) -> LoadedMenu:
     try:
-        return _load_text(text, source, sound_dir)
+        return _load_text(text, source, sound_dir, allowed_variables)
     except MenuError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever a menu does, it is the menu's problem
         raise MenuError(source, [Problem((), f"cannot load the menu: {type(exc).__name__}: {clip(str(exc))}")]) from exc
 
 
-def _load_text(text: str, source: str, sound_dir: str | FsPath | None) -> LoadedMenu:
+def _load_text(
+    text: str, source: str, sound_dir: str | FsPath | None, allowed_variables: Collection[str]
+) -> LoadedMenu:
     if len(text) > MAX_MENU_BYTES:
         raise MenuError(source, [_too_big(len(text))])
     try:
         data = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise MenuError(source, [Problem((), f"not valid YAML: {_yaml_reason(exc)}")]) from exc
-    loaded = load_menu_data(data, source)
+    loaded = load_menu_data(data, source, allowed_variables)
     if sound_dir is None:
         return loaded
     problems = list(check_sound_files(loaded.menu, FsPath(sound_dir)))

@@ -85,7 +85,8 @@ class Sound(Model):
     @field_validator("filename")
     @classmethod
     def _relative_plain_path(cls, value: str) -> str:
-        _printable(value)
+        # The path becomes a playback argument: the same rules as any text for the switch.
+        _switch_safe(value)
         if value.startswith("/") or ".." in value.split("/") or "\\" in value:
             raise ValueError(
                 f"{value!r} must be a path inside the sound directory "
