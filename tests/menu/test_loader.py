@@ -138,3 +138,29 @@ def test_a_sound_the_wire_would_refuse_is_refused_at_load(filename: str) -> None
     text = f'sounds:\n  - id: 1\n    filename: "{filename}"\nivrs: []\n'.replace("\x1b", "\\e")
     with pytest.raises(MenuError, match=r"sounds\[0\]\.filename"):
         load_menu_text(text, "m.yaml")
+
+
+TRANSFER_FROM_VARIABLE = """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - action: transfer_from_variable
+              transfer_variable: callback_number
+            - action: {fallback}
+              {field}
+"""
+
+
+def test_the_rule_after_transfer_from_variable_is_its_fallback_not_dead_code() -> None:
+    text = TRANSFER_FROM_VARIABLE.format(fallback="transfer", field='transfer_dst: "050"')
+    assert not [w for w in load_menu_text(text, "m.yaml").warnings if "never runs" in w.message]
+
+
+def test_a_jump_loop_behind_transfer_from_variable_is_caught() -> None:
+    text = TRANSFER_FROM_VARIABLE.format(fallback="jump_to_context", field="context: 1")
+    with pytest.raises(MenuError, match="jumps loop without playing or waiting"):
+        load_menu_text(text, "m.yaml")

@@ -21,14 +21,15 @@ from .model import (
     Rule,
     SetVariable,
     SimpleTransfer,
-    TransferFromVariable,
     TransferRule,
     VoiceHelper,
 )
 from .problems import Path, Problem
 from .switch_variables import refusal
 
-ENDS_OPTION = (TransferRule, SimpleTransfer, TransferFromVariable, HangupRule, JumpToContext)
+# transfer_from_variable is not here: when its variable holds no number the call
+# skips it, at once, to the next rule.
+ENDS_OPTION = (TransferRule, SimpleTransfer, HangupRule, JumpToContext)
 TAKES_TIME = (PlaySound, PlaySilence, PlayDigits, PlayDigitsFromVariable, RecordDigits, QualityRate, VoiceHelper)
 
 
