@@ -20,7 +20,33 @@ def ivrflow(*args: str) -> subprocess.CompletedProcess[str]:
 def test_validate_accepts_the_example() -> None:
     done = ivrflow("validate", EXAMPLE, "--sounds", str(ROOT / "config" / "sounds"))
     assert done.returncode == 0, done.stderr
-    assert "valid (1 ivr(s): 071; 2 sound(s))" in done.stdout
+    assert f"valid (1 ivr(s): 071; 2 sound(s), all found in {ROOT / 'config' / 'sounds'})" in done.stdout
+
+
+def test_validate_checks_the_sounds_where_serve_would_look(tmp_path: Path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(Path(EXAMPLE).read_text())
+    done = ivrflow("validate", str(menu))
+    assert done.returncode == 1
+    assert f"sound directory {tmp_path / 'sounds'} does not exist" in done.stderr
+    assert "--sounds" in done.stderr
+    relative = subprocess.run(
+        [sys.executable, "-m", "ivrflow", "validate", "menu.yaml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert f"sound directory {tmp_path / 'sounds'} does not exist" in relative.stderr  # absolute, not sounds
+    alone = ivrflow("validate", str(menu), "--no-sounds")
+    assert alone.returncode == 0 and "sound(s), not checked)" in alone.stdout
+
+
+def test_validate_of_deeply_nested_yaml_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    menu = tmp_path / "deep.yaml"
+    menu.write_text("ivrs: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    done = ivrflow("validate", str(menu), "--no-sounds")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{menu}: not valid YAML: line 1, column ")
+    assert "nest" in line
 
 
 def test_validate_rejects_a_broken_menu_with_its_message() -> None:
