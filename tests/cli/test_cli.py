@@ -114,6 +114,23 @@ def test_graph_draws_every_option_and_destination(fmt: str, marker: str) -> None
         assert text in done.stdout
 
 
+def test_schema_accepts_unquoted_digits_as_ivrflow_does() -> None:
+    defs = json.loads(ivrflow("schema").stdout)["$defs"]
+
+    def types(model: str, field: str) -> list[str]:
+        found = defs[model]["properties"][field]
+        return found.get("type") or found["anyOf"][0]["type"]
+
+    # `extension: 071` and `transfer_dst: 050` are numbers to a YAML reader that checks the schema
+    for model, field in [
+        ("Ivr", "extension"), ("Ivr", "lifetime_exp_transfer_dst"), ("TransferRule", "transfer_dst"),
+        ("SimpleTransfer", "transfer_dst"), ("SetCallerIdNumber", "caller_id_number"),
+        ("PlayDigits", "digits"), ("JumpToContext", "context_option"),
+    ]:
+        assert "integer" in types(model, field), (model, field)
+    assert "integer" not in types("SetCallerIdName", "caller_id_name")
+
+
 def test_schema_describes_the_menu_format() -> None:
     done = ivrflow("schema")
     schema = json.loads(done.stdout)

@@ -427,3 +427,13 @@ def test_brackets_inside_json_strings_are_not_nesting() -> None:
     body = b'{"Event-Name":"DTMF","x":"' + b"[{" * 500 + b'\\"","y":["a","b"]}'
     (event,) = FrameReader().feed(json_event(body))
     assert isinstance(event, EslEvent) and event.headers["x"] == "[{" * 500 + '"'
+
+
+def test_an_empty_caller_value_reads_as_empty_not_undef() -> None:
+    from ivrflow.freeswitch.frames import caller_value
+
+    (data,) = FrameReader().feed(CONNECT.replace(b"Caller-Caller-ID-Name: M%C3%BCller%20%26%20Co", b"Caller-Caller-ID-Name: _undef_"))
+    assert isinstance(data, ChannelData)
+    assert caller_value(data.headers["Caller-Caller-ID-Name"]) == ""
+    assert caller_value("M\u00fcller & Co") == "M\u00fcller & Co"
+    assert caller_value("_undef_x") == "_undef_x"

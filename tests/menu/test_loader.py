@@ -164,3 +164,11 @@ def test_a_jump_loop_behind_transfer_from_variable_is_caught() -> None:
     text = TRANSFER_FROM_VARIABLE.format(fallback="jump_to_context", field="context: 1")
     with pytest.raises(MenuError, match="jumps loop without playing or waiting"):
         load_menu_text(text, "m.yaml")
+
+
+@pytest.mark.parametrize("action", ["transfer", "simple_transfer"])
+def test_both_transfers_take_at_most_ten_destinations(action: str) -> None:
+    text = MINIMAL.format(extension="071", option="1", dst=",".join(f"1{n:02d}" for n in range(11)))
+    with pytest.raises(MenuError, match="11 destinations given, at most 10 are allowed"):
+        load_menu_text(text.replace("action: transfer", f"action: {action}"), "m.yaml")
+    load_menu_text(MINIMAL.format(extension="071", option="1", dst="100,101").replace("action: transfer", f"action: {action}"), "m.yaml")
