@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--ivr", help="extension of the ivr (default: the only or first one)")
     simulate.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the file)")
     simulate.add_argument(
-        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 6; 2\" (steps: wait N, keys, hangup)"
+        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 10; 2\" (steps: wait N, keys, hangup)"
     )
     simulate.set_defaults(run=_simulate)
 

@@ -90,7 +90,21 @@ def test_simulate_direct_dial() -> None:
 def test_simulate_keys_during_advertising_are_ignored() -> None:
     lines = simulate("wait 6; 2")
     assert not any("prompt stopped" in line for line in lines)
+    assert line_at(lines, "2 discarded: keys are ignored during a foreground prompt") == 6.0
     assert line_at(lines, "transfer to 050") == 17.0
+
+
+def test_simulate_says_a_key_during_sleep_time_is_discarded() -> None:
+    lines = simulate("wait 1; 1")
+    assert line_at(lines, "1 discarded: keys are ignored during sleep_time") == 1.0
+
+
+def test_the_readme_simulate_example_lands_its_key_in_the_greeting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    script = readme.split('--script "', 1)[1].split('"', 1)[0]
+    lines = simulate(script)
+    assert not any("discarded" in line for line in lines)
+    assert any("prompt stopped" in line for line in lines)
 
 
 def test_simulate_invalid_hangs_up() -> None:
