@@ -437,3 +437,13 @@ def test_an_empty_caller_value_reads_as_empty_not_undef() -> None:
     assert caller_value(data.headers["Caller-Caller-ID-Name"]) == ""
     assert caller_value("M\u00fcller & Co") == "M\u00fcller & Co"
     assert caller_value("_undef_x") == "_undef_x"
+
+
+def test_close_forgets_a_refused_body_and_a_dropped_header_block() -> None:
+    reader = FrameReader(max_header_bytes=64, max_body_bytes=100)
+    reader.feed(b"Content-Length: 9000\n\n")
+    reader.close()
+    assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]
+    reader.feed(b"X: " + b"a" * 100)
+    reader.close()
+    assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]

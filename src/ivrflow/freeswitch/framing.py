@@ -198,6 +198,8 @@ class FrameReader:
 
     def close(self) -> list[Frame]:
         """The peer closed the connection: report a frame it left unfinished."""
+        # A refused body or a dropped header block was reported when it began.
+        self._skipping, self._discarding = 0, False
         if not self._buf and self._pending is None:
             return []
         raw = bytes(self._buf[:_RAW_KEEP])
