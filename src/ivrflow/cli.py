@@ -42,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a menu file, printing every problem")
     validate.add_argument("file", type=Path)
-    validate.add_argument("--sounds", type=Path, help="sound directory whose files must exist and be readable")
+    validate.add_argument(
+        "--sounds", type=Path,
+        help="sound directory whose files must exist and be readable (default, as for serve: sounds/ beside the file)",
+    )
+    validate.add_argument("--no-sounds", action="store_true", help="check the menu alone, not its sound files")
     validate.set_defaults(run=_validate)
 
     graph = commands.add_parser("graph", help="draw an ivr as a diagram")
@@ -56,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--ivr", help="extension of the ivr (default: the only or first one)")
     simulate.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the file)")
     simulate.add_argument(
-        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 6; 2\" (steps: wait N, keys, hangup)"
+        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 10; 2\" (steps: wait N, keys, hangup)"
     )
     simulate.set_defaults(run=_simulate)
 
@@ -76,10 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    loaded = load_menu_file(args.file, args.sounds)
+    # The sound directory serve would use, so that what validate accepts serve starts with.
+    sound_dir = None if args.no_sounds else (args.sounds or args.file.parent / "sounds")
+    loaded = load_menu_file(args.file, sound_dir)
     _print_warnings(loaded)
     ivrs = ", ".join(ivr.extension for ivr in loaded.menu.ivrs) or "none"
-    print(f"{args.file}: valid ({len(loaded.menu.ivrs)} ivr(s): {ivrs}; {len(loaded.menu.sounds)} sound(s))")
+    sounds = "not checked" if sound_dir is None else f"all found in {sound_dir.absolute()}"
+    print(f"{args.file}: valid ({len(loaded.menu.ivrs)} ivr(s): {ivrs}; {len(loaded.menu.sounds)} sound(s), {sounds})")
     return 0
 
 

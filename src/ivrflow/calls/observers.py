@@ -26,13 +26,22 @@ from ..service.metrics import Metrics
 
 log = logging.getLogger("ivrflow.call")
 
+# The switch passes caller data on as the caller sent it: a record keeps at most
+# this much of each caller-supplied text, and of a notice or error quoting one.
+MAX_CALLER_TEXT = 256
+MAX_NOTE_TEXT = 512
+
+
+def _clip(text: str, limit: int = MAX_CALLER_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}...[{len(text) - limit} more characters]"
+
 
 def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
     return {
-        "call_uuid": info.call_id,
+        "call_uuid": _clip(info.call_id),
         "ivr": info.ivr,
-        "caller": {"number": info.caller_number, "name": info.caller_name},
-        "destination": info.destination,
+        "caller": {"number": _clip(info.caller_number), "name": _clip(info.caller_name)},
+        "destination": _clip(info.destination),
         "start": _iso(info.started_wall),
         "end": _iso(info.started_wall + record.duration),
         "duration_s": round(record.duration, 3),
@@ -40,12 +49,12 @@ def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
         "first_key_s": None if record.first_digit_at is None else round(record.first_digit_at - record.started_at, 3),
         "path": [{"context": step.context, "option": step.option} for step in record.path],
         "entries": list(record.entries),
-        "variables": dict(record.variables),
+        "variables": {name: _clip(value) for name, value in record.variables},
         "outcome": record.outcome,
         "reason": record.reason,
-        "transfer_destinations": list(record.transfer_destinations),
-        "notices": list(record.notices),
-        "errors": list(record.errors),
+        "transfer_destinations": [_clip(d) for d in record.transfer_destinations],
+        "notices": [_clip(n, MAX_NOTE_TEXT) for n in record.notices],
+        "errors": [_clip(e, MAX_NOTE_TEXT) for e in record.errors],
     }
 
 
