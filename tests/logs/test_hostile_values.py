@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from ivrflow.calls.observers import MAX_CALLER_TEXT, MAX_NOTE_TEXT, record_json
+from ivrflow.calls.records import MAX_CALLER_TEXT, MAX_NOTE_TEXT, record_json
 from ivrflow.engine.record import CallRecord
 from ivrflow.calls.info import CallInfo
 from ivrflow.logs import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, JsonFormatter, KeyValueFormatter
