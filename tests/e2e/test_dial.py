@@ -223,3 +223,18 @@ def test_an_acl_rejection_is_one_line(capsys: pytest.CaptureFixture[str]) -> Non
     finally:
         switch.stop()
     assert code == 2 and "closed the connection before authentication" in err and err.count("\n") == 1
+
+
+def test_a_menu_extension_nobody_serves_is_an_error_not_a_hangup(capsys: pytest.CaptureFixture[str]) -> None:
+    with ivrflow() as it:
+        dead = it.address
+    switch = InboundSwitch({"071": dead}).start()  # the socket app finds nobody listening
+    where = "%s:%d" % switch.address
+    try:
+        code, _, err = cli(capsys, "071", "--switch", where, "--expect", "hangup")
+    finally:
+        switch.stop()
+    assert code == 2
+    assert err.startswith("ivrflow dial: the call ended before it was answered (NORMAL_CLEARING)") or err.startswith(
+        "ivrflow dial: originate failed: -ERR NORMAL_CLEARING"
+    )

@@ -101,6 +101,8 @@ class InboundSwitch:
         gevent.killall([c.greenlet for c in self.calls if c.greenlet is not None], timeout=1)
 
     def _accept(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        # As mod_event_socket does: an event is written as two sends, head then body.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener = _Listener(self, sock)
         if self.allowed_clients is not None and peer[0] not in self.allowed_clients:
             listener.write(b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n%s" % (len(_REJECTION), _REJECTION))

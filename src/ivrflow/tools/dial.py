@@ -123,7 +123,12 @@ def dial(options: DialOptions, out: TextIO) -> int:
         call.command(esl.event_plain(*_EVENTS))
         out.write(f"ivrflow dial: calling {endpoint} into {options.extension} (test call {a_uuid})\n")
         call.command(originate)
-        outcome = call.run(steps, job_uuid)
+        try:
+            outcome = call.run(steps, job_uuid)
+        except BaseException:
+            # Interrupted or failed mid-call (Ctrl-C too): a parked test call would stay up.
+            call.abandon()
+            raise
     finally:
         _close(client)
     out.write(f"result: {outcome}\n")
@@ -280,6 +285,13 @@ class _TestCall:
             self.say(self.call_seconds(), "caller hangs up")
             self.hang_up()
 
+    def abandon(self) -> None:
+        """Hang up the test call if the switch still listens; never raises."""
+        try:
+            self.hang_up()
+        except DialError:
+            pass
+
     def hang_up(self) -> None:
         if not self.hung_up_by_us:
             self.hung_up_by_us = True
@@ -352,6 +364,8 @@ class _TestCall:
 
     def _on_channel_hangup(self, headers: dict[str, str], at: float) -> str | None:
         cause = headers.get("Hangup-Cause", "")
+        if self.answered_at is None:
+            raise DialError(f"the call ended before it was answered ({cause}): is the menu's extension routed to ivrflow?")
         if self.hung_up_by_us:
             self.say(at, f"hung up by the caller ({cause})")
             return "caller_hangup"
