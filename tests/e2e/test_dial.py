@@ -238,3 +238,18 @@ def test_a_menu_extension_nobody_serves_is_an_error_not_a_hangup(capsys: pytest.
     assert err.startswith("ivrflow dial: the call ended before it was answered (NORMAL_CLEARING)") or err.startswith(
         "ivrflow dial: originate failed: -ERR NORMAL_CLEARING"
     )
+
+
+def test_a_listener_that_never_greets_is_a_bounded_one_line_error() -> None:
+    from gevent.server import StreamServer
+
+    from ivrflow.tools.dial import DialError
+
+    silent = StreamServer(("127.0.0.1", 0), lambda sock, _: sock.recv(1))  # accepts, says nothing
+    silent.start()
+    host, port = silent.address[:2]
+    try:
+        with pytest.raises(DialError, match=r"did not greet within 0.3 s"):
+            dial(DialOptions(host=host, port=port, password="ClueCon", extension="071", connect_timeout=0.3), io.StringIO())
+    finally:
+        silent.stop()
