@@ -8,87 +8,118 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
+import gevent
 import pytest
 
 from ivrflow.cli import DIAL_PASSWORD_ENV, main
-from ivrflow.menu.files import load_menu_text
-from ivrflow.testing.fs_inbound import InboundSwitch
+from ivrflow.menu.files import load_menu_file, load_menu_text
+from ivrflow.testing.fs_inbound import InboundSwitch, OriginatedCall
 from ivrflow.tools.dial import DialOptions, dial
 
-from .harness import SCALE, SOUNDS, Ivrflow, ivrflow, script
+from .harness import ROOT, SOUNDS, ivrflow, scaled, script
 
+# Slower than the other e2e tests' 1/20: the jobs run all at once, and their load must not
+# push a key out of the prompt it is meant for.
+SCALE = 0.1
 HELLO = str(SOUNDS / "hello.wav")
 AD = str(SOUNDS / "advertising.wav")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One dial run: the caller script, --expect and other options."""
+
+    caller: str
+    expect: str | None
+    timeout: float = 120.0
+    dial_string: str | None = None
 
 
 @dataclass
 class Run:
     code: int
     output: str
-    switch: InboundSwitch
-    it: Ivrflow
+    call: OriginatedCall
+    record: dict[str, object]
 
     def lines(self, text: str) -> list[float]:
         """Call times of the printed lines that contain `text`."""
         return [float(line.split()[0]) for line in self.output.splitlines() if text in line and re.match(r"\s*\d", line)]
 
-    def record(self) -> dict[str, object]:
-        [call] = self.switch.calls
-        return self.it.record_for(call.menu.record)
+
+EXAMPLE_PATHS = [
+    ("", "transfer:050"),
+    ("wait 10; 2", "transfer:002"),
+    ("wait 10; 1", "transfer:+79876543210"),
+    ("wait 10; 105", "transfer:105"),
+    ("wait 13; 9", "hangup"),
+    ("wait 6; 2", "transfer:050"),
+    ("wait 13; 2#", "transfer:002"),
+]
+EXAMPLE_IDS = ["no key", "2 during hello", "option 1", "direct dial 105", "invalid 9", "key during advertising", "2 then #"]
+UNMET = [
+    ("wait 10; 2", "transfer:050"),
+    ("wait 10; 2", "hangup"),
+    ("wait 13; 9", "transfer:any"),
+    ("wait 10; hangup", "hangup"),  # the caller's own hangup is not the menu's
+]
+JOBS = [
+    *(Job(caller, expect) for caller, expect in EXAMPLE_PATHS + UNMET),
+    Job("wait 10; 105", "transfer:any"),
+    Job("wait 10; hangup", None),
+    Job("", "transfer:050", timeout=8.0),
+    Job("wait 10; 2", "transfer:002", dial_string="user/1000"),
+]
 
 
-@contextmanager
-def switch_with_ivrflow(**overrides: object) -> Iterator[tuple[InboundSwitch, Ivrflow]]:
-    with ivrflow() as it:
-        switch = InboundSwitch({"071": it.address}, script=script(**overrides)).start()
+def run_jobs(jobs: list[Job]) -> dict[Job, Run]:
+    """Each job its own call, all at once, through one emulated switch and one ivrflow."""
+    with ivrflow(scaled(load_menu_file(ROOT / "config" / "example.yaml").menu, SCALE)) as it:
+        switch = InboundSwitch({"071": it.address}, script=script(time_scale=SCALE)).start()
+        host, port = switch.address
         try:
-            yield switch, it
+            outputs = {job: io.StringIO() for job in jobs}
+            greenlets = {
+                job: gevent.spawn(
+                    dial,
+                    DialOptions(
+                        host=host, port=port, password="ClueCon", extension="071", script=job.caller,
+                        expect=job.expect, timeout=job.timeout, dial_string=job.dial_string, time_scale=SCALE,
+                    ),
+                    outputs[job],
+                )
+                for job in jobs
+            }
+            gevent.joinall(list(greenlets.values()), timeout=60, raise_error=True)
+            results = {}
+            for job, greenlet in greenlets.items():
+                output = outputs[job].getvalue()
+                [call] = [c for c in switch.calls if f"(test call {c.a_uuid})" in output]
+                # ivrflow finished the call, with exactly one record.
+                results[job] = Run(greenlet.value, output, call, it.record_for(call.menu.record))
         finally:
             switch.stop()
+    return results
 
 
-def run_dial(caller: str = "", expect: str | None = None, **options: object) -> Run:
-    with switch_with_ivrflow() as (switch, it):
-        host, port = switch.address
-        out = io.StringIO()
-        code = dial(
-            DialOptions(
-                host=host, port=port, password="ClueCon", extension="071", script=caller, expect=expect,
-                time_scale=SCALE, **options,  # type: ignore[arg-type]
-            ),
-            out,
-        )
-        run = Run(code, out.getvalue(), switch, it)
-        run.record()  # ivrflow finished the call, with exactly one record
-        return run
+@pytest.fixture(scope="module")
+def runs() -> dict[Job, Run]:
+    return run_jobs(JOBS)
 
 
-@pytest.mark.parametrize(
-    ("caller", "outcome"),
-    [
-        ("", "transfer:050"),
-        ("wait 10; 2", "transfer:002"),
-        ("wait 10; 1", "transfer:+79876543210"),
-        ("wait 10; 105", "transfer:105"),
-        ("wait 13; 9", "hangup"),
-        ("wait 6; 2", "transfer:050"),
-        ("wait 13; 2#", "transfer:002"),
-    ],
-    ids=["no key", "2 during hello", "option 1", "direct dial 105", "invalid 9", "key during advertising", "2 then #"],
-)
-def test_every_example_path_passes_its_expectation(caller: str, outcome: str) -> None:
-    run = run_dial(caller, expect=outcome)
+@pytest.mark.parametrize(("caller", "outcome"), EXAMPLE_PATHS, ids=EXAMPLE_IDS)
+def test_every_example_path_passes_its_expectation(runs: dict[Job, Run], caller: str, outcome: str) -> None:
+    run = runs[Job(caller, outcome)]
     assert run.code == 0, run.output
     assert f"result: {outcome}\n" in run.output
     assert f"expected {outcome}: yes" in run.output
 
 
 def test_the_output_says_what_the_switch_saw_and_when() -> None:
-    run = run_dial("wait 10; 2", expect="transfer:002")
+    # A call of its own: at 1/20 speed, the other calls' load would shift the times measured here.
+    [run] = run_jobs([Job("wait 10; 2", "transfer:002")]).values()
     assert run.lines("answered") == [0.0]
     [ad_start] = run.lines(f"prompt started: playback {AD}")
     [ad_stop] = run.lines(f"prompt stopped: playback {AD} (FILE PLAYED)")
@@ -102,43 +133,34 @@ def test_the_output_says_what_the_switch_saw_and_when() -> None:
     assert ad_stop <= hello_start <= 10.0
     assert 9.9 <= pressed <= 11.0 and pressed <= got <= hello_stop < 12.0
     assert 11.8 <= transfer <= 14.0  # after the 2 s inter-digit wait
-    record = run.record()
-    assert record["entries"] == ["2"] and record["transfer_destinations"] == ["002"]
+    assert run.record["entries"] == ["2"] and run.record["transfer_destinations"] == ["002"]
 
 
-@pytest.mark.parametrize(
-    ("caller", "expect"),
-    [
-        ("wait 10; 2", "transfer:050"),
-        ("wait 10; 2", "hangup"),
-        ("wait 13; 9", "transfer:any"),
-        ("wait 10; hangup", "hangup"),  # the caller's own hangup is not the menu's
-    ],
-)
-def test_an_unmet_expectation_exits_1(caller: str, expect: str) -> None:
-    run = run_dial(caller, expect=expect)
+@pytest.mark.parametrize(("caller", "expect"), UNMET)
+def test_an_unmet_expectation_exits_1(runs: dict[Job, Run], caller: str, expect: str) -> None:
+    run = runs[Job(caller, expect)]
     assert run.code == 1, run.output
     assert f"expected {expect}: NO" in run.output
 
 
-def test_transfer_any_and_no_expectation_pass() -> None:
-    assert run_dial("wait 10; 105", expect="transfer:any").code == 0
-    run = run_dial("wait 10; hangup")
+def test_transfer_any_and_no_expectation_pass(runs: dict[Job, Run]) -> None:
+    assert runs[Job("wait 10; 105", "transfer:any")].code == 0
+    run = runs[Job("wait 10; hangup", None)]
     assert run.code == 0 and "result: caller_hangup" in run.output
-    assert run.record()["outcome"] == "caller_hangup"  # ivrflow saw it so too
+    assert run.record["outcome"] == "caller_hangup"  # ivrflow saw it so too
 
 
-def test_a_call_that_does_not_end_in_time_is_hung_up_and_fails() -> None:
-    run = run_dial("", expect="transfer:050", timeout=8.0)
+def test_a_call_that_does_not_end_in_time_is_hung_up_and_fails(runs: dict[Job, Run]) -> None:
+    run = runs[Job("", "transfer:050", timeout=8.0)]
     assert run.code == 1
     assert "no transfer or hangup within 8 s" in run.output and "result: none" in run.output
+    assert run.record["outcome"] == "caller_hangup"
 
 
-def test_a_dial_string_leg_runs_the_menu_and_receives_the_keys() -> None:
-    run = run_dial("wait 10; 2", expect="transfer:002", dial_string="user/1000")
+def test_a_dial_string_leg_runs_the_menu_and_receives_the_keys(runs: dict[Job, Run]) -> None:
+    run = runs[Job("wait 10; 2", "transfer:002", dial_string="user/1000")]
     assert run.code == 0, run.output
-    [call] = run.switch.calls
-    assert call.a_leg is None and call.menu.record.dtmf[0][1] == "2"
+    assert run.call.a_leg is None and run.call.menu.record.dtmf[0][1] == "2"
     assert "ivrflow dial: calling user/1000 into 071" in run.output
 
 

@@ -325,12 +325,20 @@ class _TestCall:
         return None
 
     def _on_channel_answer(self, headers: dict[str, str], at: float) -> str | None:
+        if self.options.dial_string is None:
+            self._answered(headers)
+        else:
+            # The called leg picked up; the menu starts once the dialplan has sent it there.
+            self.say(0.0, f"{self.options.dial_string} answered")
+        return None
+
+    def _answered(self, headers: dict[str, str]) -> None:
+        """The menu answered: the clock and the caller script start here."""
         if self.answered_at is None:
             self.answered_at = time.monotonic()
             stamp = headers.get("Event-Date-Timestamp", "")
             self.answered_us = int(stamp) if stamp.isdigit() else None
             self.say(0.0, "answered")
-        return None
 
     def _on_channel_execute(self, headers: dict[str, str], at: float) -> str | None:
         app = headers.get("Application", "")
@@ -351,7 +359,10 @@ class _TestCall:
 
     def _on_channel_execute_complete(self, headers: dict[str, str], at: float) -> str | None:
         app = headers.get("Application", "")
-        if app in _PROMPTS:
+        if app == "answer":
+            # A leg that was answered already (a dial string) has no CHANNEL_ANSWER for the menu's answer.
+            self._answered(headers)
+        elif app in _PROMPTS:
             how = headers.get("Application-Response", "")
             key = headers.get("variable_playback_terminator_used")
             stopped = f", stopped by {key}" if key and app == "playback" else ""
