@@ -85,10 +85,11 @@ class Ivrflow:
 def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
     registry = CollectorRegistry()
     records: list[dict[str, Any]] = []
-    observer = Observer(Metrics(registry), records.append)
+    calls = CallRegistry(max_calls=10_000)
+    observer = Observer(Metrics(registry, lambda: calls.active), records.append)
     switch = SwitchSettings(sound_dir=SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
-    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, CallRegistry(max_calls=10_000))
+    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, calls)
     it = Ivrflow(server, registry, records)
     server.start()
     try:

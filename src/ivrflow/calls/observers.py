@@ -78,7 +78,6 @@ class Observer:
         log.warning("connection not served (%s): %s", reason, message)
 
     def call_started(self, info: CallInfo) -> None:
-        self.metrics.calls_active.inc()
         log.info("call started", extra={"call": info.call_id, "ivr": info.ivr, "caller": info.caller_number})
 
     def outputs(self, info: CallInfo, outputs: list[Output]) -> None:
@@ -115,7 +114,6 @@ class Observer:
         self.metrics.errors.labels(kind=kind).inc()
 
     def call_finished(self, info: CallInfo, record: CallRecord) -> None:
-        self.metrics.calls_active.dec()
         self._child(self.metrics.calls, info.ivr, record.outcome).inc()
         self._child(self.metrics.call_duration, info.ivr).observe(record.duration)
         log.info(

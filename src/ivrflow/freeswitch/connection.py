@@ -9,6 +9,7 @@ exception each time it expires, and an engine timer expires on most reads.
 from __future__ import annotations
 
 import socket
+from typing import Protocol
 
 import gevent
 import gevent.lock
@@ -19,6 +20,18 @@ RECV_BYTES = 65536
 
 class ConnectionLost(Exception):
     """The socket closed or failed; nothing more can be sent or received."""
+
+
+class Connection(Protocol):
+    """What a call's session needs of its connection (EslConnection; a scripted one in tests)."""
+
+    closed_reason: str | None
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, timeout: float | None) -> bytes | None: ...
+
+    def close(self, reason: str = "closed by ivrflow") -> None: ...
 
 
 class EslConnection:

@@ -12,6 +12,7 @@ from gevent.server import StreamServer
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
 from ..menu import Menu
+from .connection import EslConnection
 from .dialogue import SwitchSettings
 from .session import CallSession
 
@@ -53,7 +54,7 @@ class EslServer:
 
     def _handle(self, sock: socket.socket, address: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        session = CallSession(sock, self.menu, self.settings, self.observer, self.registry)
+        session = CallSession(EslConnection(sock), self.menu, self.settings, self.observer, self.registry)
         if not self.registry.admit(session):
             self.observer.call_rejected("capacity", f"{self.registry.active} calls already in a menu")
             session.conn.close()  # FreeSWITCH's socket app fails and its dialplan goes on to the fallback

@@ -13,7 +13,6 @@ the call at once.
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 
@@ -26,7 +25,7 @@ from ..calls.registry import CallRegistry
 from ..calls.routing import Rejected, choose_ivr
 from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed
 from ..menu import Menu
-from .connection import ConnectionLost, EslConnection
+from .connection import Connection, ConnectionLost
 from .dialogue import ChannelVariables, EslDialogue, SwitchSettings
 
 log = logging.getLogger("ivrflow.call")
@@ -41,7 +40,7 @@ class CallSession:
 
     def __init__(
         self,
-        sock: socket.socket,
+        conn: Connection,
         menu: Callable[[], Menu],
         settings: SwitchSettings,
         observer: CallObserver,
@@ -51,7 +50,7 @@ class CallSession:
         self.settings = settings
         self.observer = observer
         self._registry = registry
-        self.conn = EslConnection(sock)
+        self.conn = conn
         self.dialogue = EslDialogue(settings, observer, time.monotonic)
         self.driver: CallDriver | None = None
         self._greenlet: gevent.Greenlet | None = None
