@@ -14,16 +14,21 @@ FreeSWITCH accepts for ``sendmsg`` (captured in transcript 15).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+
+from ..menu.switch_variables import refusal
 
 __all__ = [
     "MAX_HEADER_ARG_BYTES",
     "UnsafeArgument",
     "api",
     "bridge_arg",
+    "check_bridge_template",
+    "check_context",
     "connect",
     "execute",
     "exit_",
+    "export_arg",
     "getvar",
     "hangup",
     "hangup_arg",
@@ -251,19 +256,37 @@ def silence_arg(milliseconds: int) -> str:
 
 
 def set_arg(name: str, value: str) -> str:
-    """``set`` / ``export`` argument; an empty value unsets the variable."""
+    """``set`` / ``export`` argument for the runtime's own variables; an empty value unsets it.
+
+    A variable named by a menu goes through :func:`export_arg`, which also
+    refuses the names FreeSWITCH acts on by itself.
+    """
     _match("variable name", _NAME, name, "a variable name")
     _no_control("variable value", value)
     _no_expansion("variable value", value)
     return f"{name}={value}"
 
 
+def export_arg(name: str, value: str, *, allowed: Collection[str] = ()) -> str:
+    """``export`` argument for a variable a menu names: never a hook or call control, unless ``allowed``."""
+    reason = refusal(name, allowed)
+    if reason is not None:
+        raise UnsafeArgument("variable name", reason, name)
+    return set_arg(name, value)
+
+
+def check_context(context: str) -> None:
+    """Raise UnsafeArgument (a ValueError) unless `context` can be a transfer's dialplan context."""
+    _match("transfer context", _NAME, context, "a context name (letters, digits, _ . -)")
+
+
 def transfer_arg(destination: str, context: str, *, dialplan: str = "XML") -> str:
+    check_context(context)
     return " ".join(
         (
-            _token("transfer destination", destination),
+            _no_expansion("transfer destination", _token("transfer destination", destination)),
             _match("dialplan", _NAME, dialplan, "a dialplan name"),
-            _token("transfer context", context),
+            context,
         )
     )
 
@@ -281,6 +304,14 @@ def _dial_word(field: str, value: str) -> str:
     return value
 
 
+def check_bridge_template(template: str) -> None:
+    """Raise UnsafeArgument (a ValueError) unless `template` is a dial string :func:`bridge_arg` can use."""
+    _token("bridge template", template)
+    if "{number}" not in template or "," in template or "|" in template:
+        raise UnsafeArgument("bridge template", "must hold '{number}' and no ',' or '|'", template)
+    _no_expansion("bridge template", template)
+
+
 def bridge_arg(
     template: str,
     destinations: Sequence[str],
@@ -294,9 +325,7 @@ def bridge_arg(
     destination replaces it and must be free of dial-string syntax.  ``variables``
     become the leading ``{name=value,...}`` block that applies to every leg.
     """
-    _token("bridge template", template)
-    if "{number}" not in template or "," in template or "|" in template:
-        raise UnsafeArgument("bridge template", "must hold '{number}' and no ',' or '|'", template)
+    check_bridge_template(template)
     if not destinations:
         raise UnsafeArgument("bridge destinations", "at least one is required", "")
     legs = [template.replace("{number}", _dial_word("bridge destination", d)) for d in destinations]

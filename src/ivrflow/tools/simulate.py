@@ -31,6 +31,7 @@ from ..engine import (
     SetCallerId,
     SetVariable,
     StartTimer,
+    State,
     StopPlayback,
     TimerKind,
     Transfer,
@@ -83,11 +84,10 @@ def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out
         if kind == "wait":
             switch.advance(float(value))
         elif kind == "keys":
-            printer.keys(value)
-            switch.press(value)
+            printer.press(value)
         else:
             printer.say("caller hangs up")
-            switch.hang_up()
+            switch.hang_up_caller()
         printer.flush()
     record = switch.run_to_end()
     printer.flush()
@@ -109,11 +109,10 @@ def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO
             key = read_key(timeout)
             switch.advance(max(time.monotonic() - started - switch.now, 0.0))
             if key and key in "0123456789*#":
-                printer.keys(key)
-                switch.press(key)
+                printer.press(key)
             elif key in ("h", "H"):
                 printer.say("caller hangs up")
-                switch.hang_up()
+                switch.hang_up_caller()
             printer.flush()
     assert switch.record is not None
     return switch.record
@@ -159,8 +158,12 @@ class _Printer:
     def say(self, text: str) -> None:
         self.out.write(f"{self.switch.now:8.3f}  {text}\n")
 
-    def keys(self, keys: str) -> None:
+    def press(self, keys: str) -> None:
         self.say(f"caller presses {keys}")
+        state = self.switch.call.state
+        discarded = self.switch.press(keys)
+        if discarded:
+            self.say(f"{discarded} discarded: {_DEAF.get(state, 'the call takes no keys now')}")
 
     def flush(self) -> None:
         for at, output in self.switch.log[self.shown :]:
@@ -169,6 +172,13 @@ class _Printer:
                 self.out.write(f"{at:8.3f}  {text}\n")
         self.shown = len(self.switch.log)
         self.out.flush()
+
+
+_DEAF = {
+    State.SLEEPING: "keys are ignored during sleep_time",
+    State.PLAYING: "keys are ignored during a foreground prompt",
+    State.TRANSFERRING: "keys are ignored while the call is transferred",
+}
 
 
 def describe(output: Output, lengths: dict[str, float]) -> str | None:
