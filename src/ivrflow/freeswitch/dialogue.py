@@ -52,6 +52,7 @@ from ..engine import (
     PlaySilence,
     SwitchFailed,
     TransferFinished,
+    clip_text,
 )
 from ..menu.sound_paths import sound_path
 from . import builders as esl
@@ -267,7 +268,7 @@ class EslDialogue:
         elif name == "DTMF":
             return self._on_dtmf(event.get("DTMF-Digit") or "", at)
         elif name == "CHANNEL_HANGUP":
-            return self._caller_gone(at, event.get("Hangup-Cause") or "NORMAL_CLEARING")
+            return self._caller_gone(at, clip_text(event.get("Hangup-Cause") or "NORMAL_CLEARING"))
         return None
 
     def _on_dtmf(self, digit: str, at: float) -> EngineEvent | None:

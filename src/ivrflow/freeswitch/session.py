@@ -23,7 +23,7 @@ from ..calls.info import CallInfo
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
 from ..calls.routing import Rejected, choose_ivr
-from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed
+from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed, clip_text
 from ..menu import Menu
 from .connection import Connection, ConnectionLost
 from .dialogue import ChannelVariables, EslDialogue, SwitchSettings
@@ -85,7 +85,7 @@ class CallSession:
             self._exit()
         except ConnectionLost as exc:
             self.observer.error("connection_lost")
-            self._end_unexpectedly(CallerHungUp(time.monotonic(), f"connection lost: {exc}"))
+            self._end_unexpectedly(CallerHungUp(time.monotonic(), clip_text(f"connection lost: {exc}")))
         except Exception:
             log.exception("call failed", extra={"call": self.dialogue.call_id})
             self.observer.error("internal")
