@@ -89,6 +89,8 @@ class SwitchSettings:
     # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
     # at once), or hold the socket until the channel hangs up (the default: see above).
     exit_after_transfer: bool = False
+    # Variables FreeSWITCH acts on by itself (hooks, call control) that menus may still set.
+    allowed_variables: frozenset[str] = frozenset()
     linger_seconds: int = 30
     command_timeout: float = 5.0
     teardown_timeout: float = 10.0
@@ -369,7 +371,8 @@ class EslDialogue:
             app.break_when_executing = True
 
     def set_variable(self, name: str, value: str) -> None:
-        self._queue_app("export", _safe(esl.set_arg, name, value))
+        arg = _safe(functools.partial(esl.export_arg, allowed=self.settings.allowed_variables), name, value)
+        self._queue_app("export", arg)
 
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
         self._queue_app("set", _safe(esl.set_arg, f"effective_caller_id_{field}", value))

@@ -27,6 +27,7 @@ from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested,
 from ..menu import Menu
 from .connection import Connection, ConnectionLost
 from .dialogue import ChannelVariables, EslDialogue, SwitchSettings
+from .frames import caller_value
 
 log = logging.getLogger("ivrflow.call")
 
@@ -113,9 +114,9 @@ class CallSession:
         info = CallInfo(
             call_id=dialogue.call_id,
             ivr=ivr.extension,
-            caller_number=headers.get("Caller-Caller-ID-Number", ""),
-            caller_name=headers.get("Caller-Caller-ID-Name", ""),
-            destination=headers.get("Caller-Destination-Number", ""),
+            caller_number=caller_value(headers.get("Caller-Caller-ID-Number", "")),
+            caller_name=caller_value(headers.get("Caller-Caller-ID-Name", "")),
+            destination=caller_value(headers.get("Caller-Destination-Number", "")),
         )
         self.driver = CallDriver(
             Call(menu, ivr), info, dialogue, self.observer, time.monotonic,
