@@ -37,12 +37,13 @@ from prometheus_client import CollectorRegistry
 from .admin_http import AdminApp, serve as serve_admin
 from ..menu import LoadedMenu, Menu, MenuError
 from ..calls.registry import CallRegistry
-from ..menu.problems import Problem
 from ..freeswitch.dialogue import SwitchSettings
+from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
 from .metrics import Metrics
-from ..calls.observers import Observer, RecordWriter
+from ..calls.records import RecordWriter
+from .observer import Observer
 from .sd_notify import Notifier
 from .settings import Settings
 
