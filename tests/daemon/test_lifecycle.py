@@ -159,3 +159,37 @@ def test_ivrflow_reload_reaches_the_daemon_with_its_token_from_the_environment(t
         )
         assert (done.returncode, done.stdout.strip()) == (0, "reloaded")
         assert d.metric("ivr_config_reloads_total", result="success") == 2
+
+
+HOOK_MENU = """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - {action: set_variable, set_variable_name: api_hangup_hook, set_variable_value: "system touch /tmp/x"}
+            - {action: transfer, transfer_dst: "050"}
+"""
+
+
+def test_a_bad_bridge_template_or_transfer_context_is_refused_at_start(tmp_path: Path) -> None:
+    result = serve(tmp_path, "--bridge-template", "user/{number}|x", "--transfer-context", "a b")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert "bridge_template (from --bridge-template)" in line and "transfer_context (from --transfer-context)" in line
+
+
+def test_a_switch_acting_variable_runs_only_when_the_operator_allows_it(tmp_path: Path) -> None:
+    menu = tmp_path / "hook.yaml"
+    menu.write_text(HOOK_MENU)
+    command = [sys.executable, "-m", "ivrflow", "serve", "--menu", str(menu), "--sounds", str(SOUNDS),
+               "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--call-records", str(tmp_path / "c.jsonl")]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1 and "api_hangup_hook" in refused.stderr and "Traceback" not in refused.stderr
+    with daemon(tmp_path, "--allowed-variables", "api_hangup_hook", menu=HOOK_MENU) as d:
+        switch = start_call(d.esl, script()).get(timeout=30)
+    exported = [c.raw for _, c in switch.received if b"api_hangup_hook" in c.raw]
+    assert exported, "the allowed variable must reach the switch"
+    assert [r["outcome"] for r in d.records()] == ["transfer"]

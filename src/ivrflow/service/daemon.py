@@ -75,7 +75,7 @@ class Daemon:
         self.settings = settings
         if source is None:
             assert settings.menu is not None
-            source = FileMenuSource(settings.menu, settings.sound_dir)
+            source = FileMenuSource(settings.menu, settings.sound_dir, settings.allowed_variables)
         self.source = source
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry, lambda: self.calls.active)
@@ -92,6 +92,7 @@ class Daemon:
             simple_transfer_context=settings.simple_transfer_context,
             bridge_template=settings.bridge_template,
             exit_after_transfer=settings.exit_after_transfer,
+            allowed_variables=settings.allowed_variables,
         )
         self._control: gevent.queue.Queue[Request] = gevent.queue.Queue()
         self.calls = CallRegistry(settings.max_calls)

@@ -28,10 +28,11 @@ class MenuSource(Protocol):
 class FileMenuSource:
     path: Path
     sound_dir: Path
+    allowed_variables: frozenset[str] = frozenset()  # switch-acting variables the operator lets menus set
 
     @property
     def name(self) -> str:
         return str(self.path)
 
     def load(self) -> LoadedMenu:
-        return load_menu_file(self.path, self.sound_dir)
+        return load_menu_file(self.path, self.sound_dir, allowed_variables=self.allowed_variables)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..freeswitch.builders import check_bridge_template, check_context
+
 
 class SettingsError(ValueError):
     pass
@@ -56,6 +58,23 @@ def seconds(text: str) -> float:
     return value
 
 
+def context(text: str) -> str:
+    """A dialplan context, checked as the wire will check it; empty is allowed (the caller's own)."""
+    if text:
+        check_context(text)
+    return text
+
+
+def bridge_template(text: str) -> str:
+    check_bridge_template(text)
+    return text
+
+
+def names(text: str) -> frozenset[str]:
+    """Comma-separated names; empty: none."""
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
 def choice(*options: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in options:
@@ -88,10 +107,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("esl_listen", address, "127.0.0.1:8084", "HOST:PORT that FreeSWITCH's socket app connects to (port 0: any)", ("--listen",)),
     Setting("metrics_listen", optional_address, "127.0.0.1:9464", "HOST:PORT for /metrics, /healthz, /readyz ('off': none)"),
     Setting("admin_token", str, "", "token POST /-/reload must bear ('Authorization: Bearer TOKEN'); empty: loopback only"),
-    Setting("transfer_context", str, "", "dialplan context for transfers (empty: the caller's own)"),
-    Setting("simple_transfer_context", str, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
-    Setting("bridge_template", str, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
+    Setting("transfer_context", context, "", "dialplan context for transfers (empty: the caller's own)"),
+    Setting("simple_transfer_context", context, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
+    Setting("bridge_template", bridge_template, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
     Setting("exit_after_transfer", boolean, "false", "release a transferred call's socket at once (only if no transfer target parks or runs socket)"),
+    Setting("allowed_variables", names, "", "channel variables FreeSWITCH acts on by itself (hooks, call control) that menus may set anyway, comma-separated; default none"),
     Setting("call_records", str, "-", "file that gets one JSON line per finished call ('-': stdout)"),
     Setting("max_calls", positive_int, "2000", "calls served at once; more are refused (FreeSWITCH falls through to its fallback)"),
     Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
@@ -112,6 +132,7 @@ class Settings:
     simple_transfer_context: str
     bridge_template: str
     exit_after_transfer: bool
+    allowed_variables: frozenset[str]
     call_records: str
     max_calls: int
     drain_timeout: float
@@ -200,5 +221,7 @@ def _read_file(path: Path) -> dict[str, str]:
 def _as_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
     return str(value)
 
