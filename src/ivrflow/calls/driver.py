@@ -101,8 +101,8 @@ class CallDriver:
         self._inbox.append(event)
         if self._running:
             return
-        self._wake()
         self.run()
+        self._wake()
 
     def shut_down(self, reason: str) -> None:
         self.post(ShutdownRequested(self.clock(), reason))

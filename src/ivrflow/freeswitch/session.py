@@ -148,6 +148,8 @@ class CallSession:
 
     def _step(self, deliver: Callable[[Event], None]) -> None:
         """Wait for the switch until the nearest deadline, then hand on what came or what is due."""
+        # Work posted by another greenlet while this one was writing is still to be sent.
+        self._flush()
         now = time.monotonic()
         deadline = self._last_heard + self.settings.idle_timeout
         for other in (self.dialogue.reply_deadline(), self.driver.next_deadline() if self.driver else None):
