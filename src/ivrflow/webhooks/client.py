@@ -180,11 +180,12 @@ class WebhookClient:
                 decode_content=False, timeout=urllib3.Timeout(connect=deadline_s, read=deadline_s),
             )
             try:
-                if response.status not in REDIRECTS:
-                    return response.status, self._read(response)
-                location = response.headers.get("Location")
+                reply = self._read(response)  # a redirect's too, so its connection can be reused
             finally:
                 response.release_conn()
+            if response.status not in REDIRECTS:
+                return response.status, reply
+            location = response.headers.get("Location")
             if not location:
                 raise _Refused("http_error", f"redirect {response.status} without Location", response.status)
             target = urljoin(url, location)
