@@ -11,7 +11,8 @@ HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "request
 
 @pytest.mark.parametrize(
     "module",
-    ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build", "ivrflow.webhooks.request", "ivrflow.webhooks.reply"],
+    ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build", "ivrflow.webhooks.request", "ivrflow.webhooks.reply",
+     "ivrflow.speech", "ivrflow.rating"],
 )
 def test_module_imports_no_io_library(module: str) -> None:
     probe = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
