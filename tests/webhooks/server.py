@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,9 +34,10 @@ class WebhookServer:
     most_in_progress: int = 0
     arrived: gevent.event.Event = field(default_factory=gevent.event.Event)
     port: int = 0
+    scheme: str = "http"
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def app(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ["PATH_INFO"])
@@ -71,10 +73,13 @@ def sleeping(seconds: float, body: bytes = b"<Response/>") -> Callable[[Environ]
 
 
 @contextmanager
-def serving(server: WebhookServer) -> Iterator[WebhookServer]:
-    wsgi = WSGIServer((server.host, 0), server.app, log=None, error_log=None)
+def serving(server: WebhookServer, tls: ssl.SSLContext | None = None) -> Iterator[WebhookServer]:
+    """With `tls`, it serves https."""
+    options = {} if tls is None else {"ssl_context": tls}
+    wsgi = WSGIServer((server.host, 0), server.app, log=None, error_log=None, **options)
     wsgi.start()
     server.port = wsgi.server_port
+    server.scheme = "https" if tls is not None else "http"
     try:
         yield server
     finally:

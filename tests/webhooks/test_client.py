@@ -7,9 +7,13 @@ starve it: concurrency is shown by what the server saw, not by timing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+
+import ssl
 
 import gevent
 import gevent.event
+import gevent.ssl
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -217,3 +221,29 @@ def test_outcomes_feed_the_webhook_metrics(server: WebhookServer) -> None:
     assert sample("ivr_webhook_requests_total", result="bad_xml") == 1
     assert sample("ivr_webhook_requests_total", result="timeout") == 0
     assert sample("ivr_webhook_seconds_count") == 3
+
+
+CERT = Path(__file__).parents[1] / "voicemail" / "relay-cert.pem"  # localhost and 127.0.0.1
+
+
+def server_tls() -> ssl.SSLContext:
+    context = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(CERT, CERT.with_name("relay-key.pem"))
+    return context
+
+
+def test_https_webhooks_verify_the_certificate_and_run_concurrently() -> None:
+    routes = {"/verbs": lambda _: xml(ALL_VERBS), "/slow1": sleeping(0.5), "/down": redirect("http://127.0.0.1:9/verbs")}
+    with serving(WebhookServer(routes), server_tls()) as tls:
+        outcomes = Outcomes()
+        client = WebhookClient(WebhookSettings(ca_file=CERT, deadline_s=30))
+        for _ in range(20):
+            client.fetch(get(tls, "/slow1"), outcomes)
+        with gevent.Timeout(30):
+            while len(outcomes.got) < 20:
+                gevent.sleep(0.05)
+        assert [o.result for o in outcomes.got] == ["ok"] * 20 and tls.most_in_progress == 20
+        assert fetch(client, get(tls, "/verbs"))[0].result == "ok"
+        assert fetch(client, get(tls, "/down"))[0].result == "host_refused"  # never from https to http
+        unverified, _ = fetch(WebhookClient(), get(tls, "/verbs"))  # the system's CAs do not know it
+        assert unverified.result == "connection_error" and "CERTIFICATE_VERIFY_FAILED" in unverified.reason

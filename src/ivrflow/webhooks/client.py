@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import gevent
@@ -87,6 +89,21 @@ class WebhookSettings:
     max_hosts: int = 100  # hosts whose idle connections are kept
     max_redirects: int = 3
     max_reply_bytes: int = MAX_REPLY_BYTES
+    ca_file: Path | None = None  # CA of https webhooks; None: the system's
+
+
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """gevent's context class, so TLS handshakes and reads yield to other calls.
+
+    (gevent.ssl.create_default_context would build the standard library's.)
+    """
+    context: ssl.SSLContext = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host name
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if ca_file is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
 
 
 class RequestHandle:
@@ -115,7 +132,7 @@ class WebhookClient:
             maxsize=settings.max_in_flight,  # never more in flight, so the pool never overflows
             block=False,  # urllib3's own waiting would block the hub; the slots bound it
             retries=False,
-            ssl_context=gevent.ssl.create_default_context(),
+            ssl_context=_tls_context(settings.ca_file),
         )
         self._pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         self._allowed = None if settings.allowed_hosts is None else frozenset(h.lower() for h in settings.allowed_hosts)
