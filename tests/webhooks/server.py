@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from urllib.parse import parse_qsl
 
 import gevent
 import gevent.event
+import gevent.socket
 from gevent.pywsgi import WSGIServer
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
@@ -76,7 +78,12 @@ def sleeping(seconds: float, body: bytes = b"<Response/>") -> Callable[[Environ]
 def serving(server: WebhookServer, tls: ssl.SSLContext | None = None) -> Iterator[WebhookServer]:
     """With `tls`, it serves https."""
     options = {} if tls is None else {"ssl_context": tls}
-    wsgi = WSGIServer((server.host, 0), server.app, log=None, error_log=None, **options)
+    listener = gevent.socket.socket()
+    # Accepted sockets inherit it: pywsgi writes headers and body apart, and Nagle would hold the body 40 ms.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((server.host, 0))
+    listener.listen(1024)
+    wsgi = WSGIServer(listener, server.app, log=None, error_log=None, **options)
     wsgi.start()
     server.port = wsgi.server_port
     server.scheme = "https" if tls is not None else "http"
