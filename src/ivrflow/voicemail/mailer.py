@@ -122,14 +122,14 @@ class Mailer:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                wait = self.run_pass()
+                wait = self._pass()
             except Exception:
                 log.exception("voicemail mailer pass failed")
                 wait = self.settings.retry_first_s
             self._wake.wait(wait)
             self._wake.clear()
 
-    def run_pass(self) -> float | None:
+    def _pass(self) -> float | None:
         """Send what is due; seconds until something is due again (None: until notified)."""
         now = time.monotonic()
         if now < self._relay_due:

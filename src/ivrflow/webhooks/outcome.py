@@ -12,6 +12,7 @@ from .verbs import Verb
 
 Result = Literal[
     "ok",  # a 2xx reply whose verbs all parsed
+    "bad_url",  # the URL with its variables filled in is not http(s) with a host (request.BadWebhookUrl)
     "timeout",  # the deadline ran out (waiting for a slot, connecting, sending or reading)
     "connection_error",  # no connection, or it broke
     "http_error",  # a status other than 2xx (after any redirects followed)
