@@ -18,6 +18,9 @@ from .service.settings import SettingsError
 from .tools.sound_prep import add_command as add_sounds_command
 from .service.settings import add_arguments as add_settings_arguments
 from .service.settings import resolve as resolve_settings
+from .service.settings import resolve_some as resolve_some_settings
+
+RELOAD_SETTINGS = ("metrics_listen", "admin_token")  # what `ivrflow reload` needs to reach the daemon
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     reload = commands.add_parser("reload", help="make a running daemon load its menu again")
-    reload.add_argument("--metrics-listen", default="127.0.0.1:9464", help="the daemon's HTTP listener")
+    add_settings_arguments(reload, RELOAD_SETTINGS)
     reload.set_defaults(run=_reload)
 
     add_sounds_command(commands)
@@ -112,7 +115,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .service.daemon import Daemon
+    from .service.daemon import Daemon, StartupError
     from .logs import configure
 
     try:
@@ -121,26 +124,49 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"ivrflow serve: {exc}", file=sys.stderr)
         return 2
     configure(settings.log_format, settings.log_level)
-    return Daemon(settings).run()
+    try:
+        return Daemon(settings).run()
+    except StartupError as exc:
+        print(f"ivrflow serve: {exc}", file=sys.stderr)
+        return 1
 
 
 def _reload(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    url = f"http://{args.metrics_listen}/-/reload"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as response:
-            body = json.load(response)
+        settings = resolve_some_settings(RELOAD_SETTINGS, vars(args), args.settings)
+    except SettingsError as exc:
+        print(f"ivrflow reload: {exc}", file=sys.stderr)
+        return 2
+    if settings["metrics_listen"] is None:
+        print("ivrflow reload: the daemon's HTTP listener is off (metrics_listen); send it SIGHUP", file=sys.stderr)
+        return 2
+    host, port = settings["metrics_listen"]
+    url = f"http://{host}:{port}/-/reload"
+    headers = {"Content-Type": "application/json"}
+    if settings["admin_token"]:
+        headers["Authorization"] = f"Bearer {settings['admin_token']}"
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        body = json.load(exc)
+        status, raw = exc.code, exc.read()
     except OSError as exc:
         print(f"ivrflow reload: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
         return 2
-    for message in body.get("messages", []):
+    try:
+        body = json.loads(raw)
+        reloaded, messages = bool(body["reloaded"]), [str(m) for m in body.get("messages", [])]
+    except (ValueError, TypeError, KeyError):
+        print(f"ivrflow reload: the daemon at {url} answered HTTP {status} with no reload result", file=sys.stderr)
+        return 2
+    for message in messages:
         print(message, file=sys.stderr)
-    print("reloaded" if body.get("reloaded") else "rejected: the daemon keeps its previous menu")
-    return 0 if body.get("reloaded") else 1
+    print("reloaded" if reloaded else "rejected: the daemon keeps its previous menu")
+    return 0 if reloaded else 1
 
 
 def _schema(args: argparse.Namespace) -> int:

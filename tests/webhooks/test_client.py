@@ -210,7 +210,7 @@ def test_observer_sees_every_outcome_with_a_known_result(server: WebhookServer) 
 
 def test_outcomes_feed_the_webhook_metrics(server: WebhookServer) -> None:
     registry = CollectorRegistry()
-    client = WebhookClient(WebhookSettings(deadline_s=0.2), observe=Metrics(registry).webhook_done)
+    client = WebhookClient(WebhookSettings(deadline_s=0.2), observe=Metrics(registry, lambda: 0).webhook_done)
     for path in ("/verbs", "/verbs", "/garbage"):
         fetch(client, get(server, path))
 
