@@ -63,19 +63,24 @@ def server(other: WebhookServer) -> Iterator[WebhookServer]:
 
 
 class Outcomes:
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 1) -> None:
         self.got: list[WebhookOutcome] = []
+        self.expected = expected
         self.event = gevent.event.Event()
 
     def __call__(self, outcome: WebhookOutcome) -> None:
         self.got.append(outcome)
-        self.event.set()
+        if len(self.got) >= self.expected:
+            self.event.set()
+
+    def all(self) -> list[WebhookOutcome]:
+        assert self.event.wait(60), f"{len(self.got)} of {self.expected} outcomes"
+        gevent.idle()  # anything still due runs now, so a second delivery would show
+        assert len(self.got) == self.expected, self.got
+        return self.got
 
     def one(self) -> WebhookOutcome:
-        assert self.event.wait(30), "no outcome"
-        gevent.sleep(0.05)  # room for a second (wrong) delivery to show
-        assert len(self.got) == 1, self.got
-        return self.got[0]
+        return self.all()[0]
 
 
 def fetch(client: WebhookClient, request: WebhookRequest, **kwargs: object) -> tuple[WebhookOutcome, RequestHandle]:
@@ -188,14 +193,11 @@ def test_cancelling_before_it_starts_still_delivers_one_outcome(server: WebhookS
 
 def test_500_slow_requests_run_at_once(server: WebhookServer) -> None:
     server.routes["/slow1"] = sleeping(1.0, b"<Response><Pause/></Response>")
-    outcomes = Outcomes()
+    outcomes = Outcomes(500)
     client = WebhookClient(WebhookSettings(deadline_s=60))
     for _ in range(500):
         client.fetch(get(server, "/slow1"), outcomes)
-    with gevent.Timeout(60):
-        while len(outcomes.got) < 500:
-            gevent.sleep(0.05)
-    assert [o.result for o in outcomes.got].count("ok") == 500
+    assert [o.result for o in outcomes.all()].count("ok") == 500
     assert server.most_in_progress == 500  # all were waiting on the server together
 
 
@@ -235,14 +237,11 @@ def server_tls() -> ssl.SSLContext:
 def test_https_webhooks_verify_the_certificate_and_run_concurrently() -> None:
     routes = {"/verbs": lambda _: xml(ALL_VERBS), "/slow1": sleeping(0.5), "/down": redirect("http://127.0.0.1:9/verbs")}
     with serving(WebhookServer(routes), server_tls()) as tls:
-        outcomes = Outcomes()
+        outcomes = Outcomes(20)
         client = WebhookClient(WebhookSettings(ca_file=CERT, deadline_s=30))
         for _ in range(20):
             client.fetch(get(tls, "/slow1"), outcomes)
-        with gevent.Timeout(30):
-            while len(outcomes.got) < 20:
-                gevent.sleep(0.05)
-        assert [o.result for o in outcomes.got] == ["ok"] * 20 and tls.most_in_progress == 20
+        assert [o.result for o in outcomes.all()] == ["ok"] * 20 and tls.most_in_progress == 20
         assert fetch(client, get(tls, "/verbs"))[0].result == "ok"
         assert fetch(client, get(tls, "/down"))[0].result == "host_refused"  # never from https to http
         unverified, _ = fetch(WebhookClient(), get(tls, "/verbs"))  # the system's CAs do not know it
