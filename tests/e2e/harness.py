@@ -24,7 +24,7 @@ from ivrflow.calls.registry import CallRegistry
 from ivrflow.freeswitch.dialogue import SwitchSettings
 from ivrflow.freeswitch.server import EslServer
 from ivrflow.service.metrics import Metrics
-from ivrflow.calls.observers import Observer
+from ivrflow.service.observer import Observer
 from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, start_call
 from ivrflow.testing.fs_history import ChannelHistory
 

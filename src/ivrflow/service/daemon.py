@@ -40,7 +40,8 @@ from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
 from .metrics import Metrics
-from ..calls.observers import Observer, RecordWriter
+from ..calls.records import RecordWriter
+from .observer import Observer
 from .sd_notify import Notifier
 from .settings import Settings
 
