@@ -253,3 +253,10 @@ def test_bridge_template_blocks_that_are_fine_or_allowed() -> None:
     c.check_bridge_template("[execute_on_answer=x]user/{number}", allowed_variables={"execute_on_answer"})
     with pytest.raises(ValueError, match="at most 64"):
         c.check_context("c" * 65)
+
+
+@pytest.mark.parametrize(("directory", "why"), [("/srv/${x}/sounds", "expanded"), ("/srv/a\nb", "control"), ("sounds", "absolute")])
+def test_a_sound_directory_the_wire_would_refuse_is_refused_at_start(directory: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        c.check_sound_dir(directory)
+    c.check_sound_dir("/srv/freeswitch/sounds/ivr 071")

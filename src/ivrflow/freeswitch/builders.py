@@ -25,6 +25,7 @@ __all__ = [
     "bridge_arg",
     "check_bridge_template",
     "check_context",
+    "check_sound_dir",
     "connect",
     "execute",
     "exit_",
@@ -278,6 +279,13 @@ def export_arg(name: str, value: str, *, allowed: Collection[str] = ()) -> str:
 
 MAX_CONTEXT_CHARS = 64
 MAX_TEMPLATE_CHARS = 256
+
+
+def check_sound_dir(directory: str) -> None:
+    """Raise UnsafeArgument (a ValueError) unless files under `directory` (absolute) can be played by path."""
+    playback_arg(directory.rstrip("/") + "/prompt.wav")
+    if not directory.startswith("/"):
+        raise UnsafeArgument("sound directory", "must be an absolute path", directory)
 
 
 def check_context(context: str) -> None:
