@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from ivrflow.calls.observers import MAX_CALLER_TEXT, MAX_NOTE_TEXT, record_json
+from ivrflow.calls.records import MAX_CALLER_TEXT, MAX_NOTE_TEXT, record_json
 from ivrflow.engine.record import CallRecord
-from ivrflow.freeswitch.call_session import CallInfo
+from ivrflow.calls.info import CallInfo
 from ivrflow.logs import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, JsonFormatter, KeyValueFormatter
 
 HOSTILE = "evil\x1b[31m\x00\r\nlevel=error \x7f\u2028\x9b\u202e"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import select
 import sys
 import termios
@@ -36,14 +35,10 @@ from ..engine import (
     TimerKind,
     Transfer,
 )
+from .caller_script import parse_script
 from .virtual_switch import VirtualSwitch
 
 DEFAULT_SOUND_SECONDS = 1.0
-_STEP = re.compile(r"^(?:wait\s+(?P<wait>\d+(?:\.\d+)?)|(?P<keys>[0-9*#]+)|(?P<hangup>hangup))$")
-
-
-class ScriptError(ValueError):
-    pass
 
 
 def sound_lengths(menu: Menu, sound_dir: Path, warn: Callable[[str], None]) -> dict[str, float]:
@@ -55,20 +50,6 @@ def sound_lengths(menu: Menu, sound_dir: Path, warn: Callable[[str], None]) -> d
             warn(f"note: {exc}; playing it as {DEFAULT_SOUND_SECONDS:.0f} s")
             lengths[sound.filename] = DEFAULT_SOUND_SECONDS
     return lengths
-
-
-def parse_script(script: str) -> list[tuple[str, str]]:
-    steps = []
-    for raw in script.split(";"):
-        step = raw.strip()
-        if not step:
-            continue
-        match = _STEP.match(step)
-        if match is None:
-            raise ScriptError(f"script step {step!r}: use 'wait SECONDS', keys such as '105' or '#', or 'hangup'")
-        kind = next(k for k, v in match.groupdict().items() if v is not None)
-        steps.append((kind, match.group(kind)))
-    return steps
 
 
 def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out: TextIO) -> CallRecord:
@@ -87,7 +68,7 @@ def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out
             printer.press(value)
         else:
             printer.say("caller hangs up")
-            switch.hang_up()
+            switch.hang_up_caller()
         printer.flush()
     record = switch.run_to_end()
     printer.flush()
@@ -112,7 +93,7 @@ def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO
                 printer.press(key)
             elif key in ("h", "H"):
                 printer.say("caller hangs up")
-                switch.hang_up()
+                switch.hang_up_caller()
             printer.flush()
     assert switch.record is not None
     return switch.record
