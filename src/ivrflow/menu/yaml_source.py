@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -49,10 +50,11 @@ class _DepthComposer(Composer):
     """
 
     _depth = 0
+    _aliased = False
 
     def compose_document(self) -> Node | None:
         root: Node | None = super().compose_document()
-        if root is not None:
+        if root is not None and self._aliased:  # without aliases the file's size bounds the tree
             _check_expanded_size(root)
         return root
 
@@ -65,6 +67,8 @@ class _DepthComposer(Composer):
                     None, None, f"nested more than {MAX_DEPTH} levels deep; a menu needs about a dozen",
                     event.start_mark,
                 )
+            if self.check_event(AliasEvent):  # type: ignore[attr-defined]
+                self._aliased = True
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
