@@ -258,3 +258,9 @@ def test_a_finished_call_leaves_nothing_for_the_cyclic_collector() -> None:
         gc.garbage.clear()
         gc.enable()
     assert ours == []
+
+
+def test_an_empty_caller_name_is_recorded_empty_not_as_the_switchs_undef() -> None:
+    with ivrflow() as it:
+        _, record = call(it, caller_id_name="", keys=[(6.0, "2")])
+    assert record["caller"]["name"] == ""
