@@ -15,7 +15,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "menu": set(),
     "calls": {"engine", "menu"},
     "freeswitch": {"calls", "engine", "menu", "logs"},
-    "service": {"calls", "engine", "menu", "freeswitch", "logs"},
+    "webhooks": {"menu"},
+    "voicemail": set(),
+    "service": {"calls", "engine", "menu", "freeswitch", "logs", "webhooks"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
 }
