@@ -111,8 +111,29 @@ def rss_kb(d: Daemon) -> int:
 
 def counts(d: Daemon, nth: int) -> dict[str, int]:
     d.signal(signal.SIGUSR1)
-    line = d.wait_log(r"counts: greenlets=", count=nth)
-    return {k: int(v) for k, v in re.findall(r"(greenlets|watchers|fds)=(\d+)", line)}
+    line = d.wait_log(r"counts: open_calls=", count=nth)
+    return {k: int(v) for k, v in re.findall(r"(open_calls|greenlets|watchers|fds)=(\d+)", line)}
+
+
+class Counter:
+    """The daemon's SIGUSR1 counts, taken once no connection is open any more (held transfers included)."""
+
+    def __init__(self, d: Daemon) -> None:
+        self.d = d
+        self.asked = 0
+
+    def when_closed(self, timeout: float = 20.0) -> dict[str, int]:
+        # Half-open connections of transferred calls are held until the proxy gives up on them (10 s).
+        # Two equal readings in a row: nothing transient (the scrape just before) is counted.
+        deadline = time.monotonic() + timeout
+        previous: dict[str, int] = {}
+        while True:
+            self.asked += 1
+            found = counts(self.d, self.asked)
+            if (found["open_calls"] == 0 and found == previous) or time.monotonic() > deadline:
+                return found
+            previous = found
+            gevent.sleep(0.2)
 
 
 def wait_idle(d: Daemon) -> None:
@@ -185,8 +206,8 @@ def run(calls: int, seed: int, concurrency: int, reload_every: int) -> Figures:
         pool.join()
         reload(d, tmp / "menu.yaml", rng, figures)
         wait_idle(d)
-        counts(d, 1)  # once to settle what the scrape just before left running
-        figures.counts_before = counts(d, 2)
+        counter = Counter(d)
+        figures.counts_before = counter.when_closed()
         place(calls // 5 - len(scripts))
         pool.join()
         wait_idle(d)
@@ -195,14 +216,7 @@ def run(calls: int, seed: int, concurrency: int, reload_every: int) -> Figures:
         pool.join()
         wait_idle(d)
         figures.rss_kb_at_end = rss_kb(d)
-        # Half-open connections of transferred calls are held until the proxy gives up on them (10 s).
-        deadline, asked = time.monotonic() + 15, 2
-        while True:
-            asked += 1
-            figures.counts_after = counts(d, asked)
-            if figures.counts_after == figures.counts_before or time.monotonic() > deadline:
-                break
-            gevent.sleep(0.5)
+        figures.counts_after = counter.when_closed()
         figures.calls_active_after = d.metric("ivr_calls_active")
         figures.reloads_counted = {r: d.metric("ivr_config_reloads_total", result=r) for r in ("success", "failure")}
         figures.rejected = sum(

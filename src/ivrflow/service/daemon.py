@@ -11,7 +11,7 @@ one control greenlet does the work, as in gunicorn:
   and the old menu keeps serving. Loads never overlap: requests that arrive
   while one runs are coalesced into the next load, and each request is answered
   with the result of a load that started after it arrived.
-* SIGUSR1: log the counts a leak would grow (greenlets, loop watchers, open files).
+* SIGUSR1: log the counts a leak would grow (open calls, greenlets, loop watchers, open files).
 * SIGTERM / SIGINT: stop accepting first (FreeSWITCH then falls through to the
   dialplan's fallback), let active calls finish up to `drain_timeout`, then
   hang up the rest with a logged reason. A second SIGTERM/SIGINT cuts the wait
@@ -225,7 +225,8 @@ class Daemon:
         if name in ("SIGHUP", "RELOAD"):
             self._want_reload(reply)
         elif name == "SIGUSR1":
-            log.info("counts: %s", " ".join(f"{k}={v}" for k, v in _counts().items()))
+            counts = {"open_calls": self.calls.open, **_counts()}
+            log.info("counts: %s", " ".join(f"{k}={v}" for k, v in counts.items()))
 
     def drain(self) -> int:
         """Stop taking calls, let the active ones finish (bounded), hang up the rest."""
