@@ -109,11 +109,11 @@ class AriRest:
         # Set once as a header, never in URLs, so no log line or error message carries it.
         self._session.headers["Authorization"] = credentials.basic_auth_header()
 
-    def request(self, method: str, path: str, params: Sequence[tuple[str, str]] = ()) -> AriReply:
+    def request(self, method: str, path: str, params: Sequence[tuple[str, str]] = (), json_body: Any = None) -> AriReply:
         url = self.base + path
         try:
             with gevent.Timeout(self.deadline, AriUnavailable(f"{method} {path}: no reply within {self.deadline} s")):
-                response = self._session.request(method, url, params=list(params), timeout=(self.deadline, self.deadline))
+                response = self._session.request(method, url, params=list(params), json=json_body, timeout=(self.deadline, self.deadline))
         except requests.RequestException as exc:
             raise AriUnavailable(f"{method} {path}: {type(exc).__name__}") from None
         try:

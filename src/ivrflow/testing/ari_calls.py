@@ -24,19 +24,34 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
         app_data=",".join([app, *args]),
         caller_name=script.caller_name,
         caller_number=script.caller_number,
+        connected_name=script.caller_name,
+        connected_number=script.caller_number,
         variables=dict(script.variables),
     )
+    if script.caller_leg_id is not None:
+        leg = Channel(
+            id=script.caller_leg_id, name=ch.name[:-1] + "1", script=script, context=script.context,
+            exten=script.exten, priority=1, app_data="", state="Up",
+            caller_name=script.caller_name, caller_number=script.caller_number, app=script.caller_leg_app,
+            connected_name=script.caller_name, connected_number=script.caller_number,
+        )
+        leg.peer, ch.peer = ch, leg
+        ast.channels[leg.id] = leg
     if not ast.enter_stasis(ch, app, args):
         return ch
     for key in script.key_events():
-        step = (key.duration_ms + key.between_ms) / 1000.0
-        for i, digit in enumerate(key.digits):
-            # One event per digit, at the digit's end.
-            at = key.t + i * step + key.duration_ms / 1000.0
-            ch.later(at, functools.partial(_dtmf, ast, ch, digit, key.duration_ms))
+        send_dtmf(ast, ch, key.digits, key.duration_ms, key.between_ms, after=key.t)
     if script.caller_hangup_at is not None:
         ch.later(script.caller_hangup_at, lambda: ast.hang_up(ch, 16, by_ari=False))
     return ch
+
+
+def send_dtmf(ast: Asterisk, to: Channel, digits: str, duration_ms: int, between_ms: int, after: float = 0.0) -> None:
+    """Digits arriving on `to`: one ChannelDtmfReceived per valid digit, at each digit's end (02a)."""
+    step = (duration_ms + between_ms) / 1000.0
+    for i, digit in enumerate(digits):
+        if digit in "0123456789*#ABCD":  # others only log "Illegal DTMF character"
+            to.later(after + i * step + duration_ms / 1000.0, functools.partial(_dtmf, ast, to, digit, duration_ms))
 
 
 def _dtmf(ast: Asterisk, ch: Channel, digit: str, duration_ms: int) -> None:
@@ -67,7 +82,7 @@ def dial(ast: Asterisk, leg: Channel, caller: Channel | None, timeout: float) ->
     """`POST /channels/{id}/dial`: ring, then answer or fail as the script says for the endpoint."""
     assert leg.dial is not None
     if caller is not None:
-        leg.caller_name, leg.caller_number = caller.caller_name, caller.caller_number
+        leg.connected_name, leg.connected_number = caller.caller_name, caller.caller_number
     outcome = leg.script.dial_outcome(leg.dial["endpoint"])
     ast.emit(leg.app, "Dial", dialstatus="", forward="", dialstring=leg.dial["dialstring"], peer=leg.json())
     leg.state = "Ringing"

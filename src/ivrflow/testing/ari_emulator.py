@@ -75,6 +75,10 @@ class AriEmulator:
                 s.close_abruptly()
             self.asterisk.detach(app, s.send_event)
 
+    def end_prompt(self, playback_id: str) -> None:
+        """The playback's current media item plays out now, as if its sound had ended."""
+        self.asterisk.end_item_now(self.asterisk.playbacks[playback_id])
+
     @property
     def requests(self) -> list[tuple[str, str, dict[str, str]]]:
         return self.server.requests

@@ -45,6 +45,9 @@ class Playback:
     state: str = "queued"
     deleted: bool = False
     timer: gevent.Greenlet | None = None
+    item_seconds: float = 0.0  # call time the current item plays
+    remaining: float = 0.0  # call time left when paused
+    resumed_at: float = 0.0  # wall time the current item (re)started
 
     def json(self) -> Json:
         body: Json = {"id": self.id, "media_uri": self.media[self.index]}
@@ -66,6 +69,8 @@ class Channel:
     state: str = "Ring"
     caller_name: str = ""
     caller_number: str = ""
+    connected_name: str = ""
+    connected_number: str = ""
     app: str | None = None  # the Stasis app it is in, if any
     created: float = field(default_factory=time.time)
     variables: dict[str, str] = field(default_factory=dict)
@@ -74,7 +79,8 @@ class Channel:
     continued: tuple[str, str, int] | None = None  # where `continue` sent it
     hangup_cause: int | None = None  # Q.850 cause it ended with
     bridge: str | None = None
-    dial: Json | None = None  # for a dialed leg: dialstring and the greenlet ringing it
+    dial: Json | None = None  # for a dialed leg: its endpoint and dialstring
+    peer: Channel | None = None  # the other half of a Local pair: digits sent here reach it
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def json(self) -> Json:
@@ -84,7 +90,7 @@ class Channel:
             "state": self.state,
             "protocol_id": "",
             "caller": {"name": self.caller_name, "number": self.caller_number},
-            "connected": {"name": self.caller_name, "number": self.caller_number},
+            "connected": {"name": self.connected_name, "number": self.connected_number},
             "accountcode": "",
             "dialplan": {
                 "context": self.context,
@@ -137,6 +143,7 @@ class Asterisk:
         self.playbacks: dict[str, Playback] = {}
         self.bridges: dict[str, Bridge] = {}
         self.sinks: dict[str, Sink] = {}  # app -> its newest WebSocket
+        self.apps: set[str] = set()  # every app that ever connected: Asterisk keeps listing them
         self.missed: dict[str, int] = {}  # app -> events dropped while it had no WebSocket
         self.refused: list[str] = []  # channel ids whose Stasis() failed (no WebSocket)
         self.ended: dict[str, Channel] = {}
@@ -155,8 +162,9 @@ class Asterisk:
     def attach(self, app: str, sink: Sink) -> None:
         old = self.sinks.get(app)
         if old is not None:
-            old({"type": "ApplicationReplaced", "timestamp": timestamp(), "application": app})
+            old({"type": "ApplicationReplaced", "timestamp": timestamp(), "application": app, "asterisk_id": ASTERISK_ID})
         self.sinks[app] = sink
+        self.apps.add(app)
 
     def detach(self, app: str, sink: Sink) -> None:
         if self.sinks.get(app) == sink:  # bound methods: equal, not identical
@@ -183,6 +191,7 @@ class Asterisk:
             ch.variables["STASISSTATUS"] = "FAILED"
             return False
         ch.app = app
+        ch.variables.setdefault("STASISSTATUS", "")
         self.chan_event(ch, "StasisStart", args=args)
         return True
 
@@ -216,6 +225,8 @@ class Asterisk:
                 g.kill(block=False)
         del self.channels[ch.id]
         self.ended[ch.id] = ch
+        if ch.peer is not None and ch.peer.alive:
+            self.hang_up(ch.peer, 16, by_ari=False)  # a Local pair ends together: the far half sees cause 16
 
     def answer(self, ch: Channel) -> None:
         if ch.state != "Up":
@@ -262,6 +273,12 @@ class Asterisk:
         assert ch.continue_to is not None
         ch.continued, ch.continue_to = ch.continue_to, None
         self.leave_stasis(ch)
+        ch.context, ch.exten, ch.priority = ch.continued
+        ch.app_data = ""
+        if not ch.script.has_extension(ch.continued[0], ch.continued[1]):
+            # "sent to invalid extension but no invalid handler": hung up, unseen by the app.
+            self.hang_up(ch, 0, by_ari=False)
+            return
         talk = ch.script.after_continue_seconds
         if talk is not None:
             ch.later(talk, lambda: self.hang_up(ch, 16, by_ari=False))
@@ -303,7 +320,35 @@ class Asterisk:
         if seconds is None:
             self.finish_playback(pb, "failed")
             return
+        pb.item_seconds = seconds
+        self._run_item(pb, seconds)
+
+    def _run_item(self, pb: Playback, seconds: float) -> None:
+        pb.resumed_at = time.monotonic()
+        pb.remaining = seconds
         pb.timer = gevent.spawn_later(seconds * pb.channel.script.time_scale, self._item_done, pb)
+
+    def end_item_now(self, pb: Playback) -> None:
+        """The playing media item reaches its end now (a test fast-forwarding a prompt)."""
+        if pb.state == "playing" and pb.timer is not None:
+            pb.timer.kill(block=False)
+            self._item_done(pb)
+
+    def control(self, pb: Playback, operation: str) -> None:
+        """pause (no event), unpause (a new PlaybackStarted), restart (silent), as in 03c-2."""
+        if operation == "pause" and pb.state == "playing" and pb.timer is not None:
+            pb.timer.kill(block=False)
+            pb.timer = None
+            played = (time.monotonic() - pb.resumed_at) / pb.channel.script.time_scale
+            pb.remaining = max(0.0, pb.remaining - played)
+            pb.state = "paused"
+        elif operation == "unpause" and pb.state == "paused":
+            pb.state = "playing"
+            self.emit(pb.channel.app, "PlaybackStarted", playback=pb.json())
+            self._run_item(pb, pb.remaining)
+        elif operation == "restart" and pb.timer is not None:
+            pb.timer.kill(block=False)
+            self._run_item(pb, pb.item_seconds)
 
     def _item_done(self, pb: Playback) -> None:
         pb.timer = None

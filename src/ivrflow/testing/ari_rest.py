@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .ari_calls import create_leg, dial
+from .ari_calls import create_leg, dial, send_dtmf
 from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel
 from .ari_script import AriCallScript
 
@@ -77,10 +77,10 @@ class Rest:
         }
 
     def applications(self, params: Params) -> Reply:
-        return 200, [self._app_json(name) for name in sorted(self.ast.sinks)]
+        return 200, [self._app_json(name) for name in sorted(self.ast.apps)]
 
     def application(self, params: Params, name: str) -> Reply:
-        if name not in self.ast.sinks and not any(c.app == name for c in self.ast.channels.values()):
+        if name not in self.ast.apps:
             raise AriError(404, "Application not found")
         return 200, self._app_json(name)
 
@@ -151,10 +151,13 @@ class Rest:
         return 204, None  # Local channels cannot be redirected: 204 and nothing happens (04e)
 
     def dtmf(self, params: Params, channel_id: str) -> Reply:
-        self.ast.channel(channel_id)
+        ch = self.ast.channel(channel_id)
         if "dtmf" not in params:
             raise AriError(400, "DTMF is required")
-        return 204, None  # sent towards the caller; the app never sees its own digits
+        if ch.peer is not None:
+            # Sent towards the channel's peer: the app never sees the digits it sends itself.
+            send_dtmf(self.ast, ch.peer, params["dtmf"], int(params.get("duration", "100")), int(params.get("between", "100")))
+        return 204, None
 
     def dial(self, params: Params, channel_id: str) -> Reply:
         leg = self.ast.channel(channel_id)
@@ -192,8 +195,12 @@ class Rest:
         return 204, None
 
     def control(self, params: Params, playback_id: str) -> Reply:
-        if playback_id not in self.ast.playbacks:
+        pb = self.ast.playbacks.get(playback_id)
+        if pb is None:
             raise AriError(404, "Playback not found")
+        if params.get("operation") not in ("pause", "unpause", "restart", "reverse", "forward"):
+            raise AriError(400, "Invalid operation")
+        self.ast.control(pb, params["operation"])
         return 204, None
 
     # --- bridges ------------------------------------------------------------

@@ -62,6 +62,11 @@ class AriCallScript:
     default_dial_outcome: DialOutcome = field(default_factory=DialOutcome)
     # After `continue` into a context the call talks there this long, then ends (None: it stays).
     after_continue_seconds: float | None = None
+    # (context, extension) pairs the dialplan has; `continue` elsewhere hangs the channel up. None: all exist.
+    extensions: frozenset[tuple[str, str]] | None = None
+    # The caller's own leg (the ";1" half of a Local pair): its id, and the Stasis app it is in (None: dialplan).
+    caller_leg_id: str | None = None
+    caller_leg_app: str | None = None
     time_scale: float = 1.0
 
     def resolved_channel_name(self) -> str:
@@ -77,6 +82,9 @@ class AriCallScript:
 
     def key_events(self) -> list[AriKey]:
         return [k if isinstance(k, AriKey) else AriKey(k[0], k[1]) for k in self.keys]
+
+    def has_extension(self, context: str, exten: str) -> bool:
+        return self.extensions is None or (context, exten) in self.extensions
 
     def dial_outcome(self, endpoint: str) -> DialOutcome:
         return self.dial_outcomes.get(endpoint, self.default_dial_outcome)
