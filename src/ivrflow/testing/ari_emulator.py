@@ -67,13 +67,27 @@ class AriEmulator:
         return [s for s in self.server.sockets if s.open and app in s.app.split(",")]
 
     def drop_websocket(self, app: str = "ivrflow", *, silent: bool = False) -> None:
-        """Cut the app's WebSockets; channels stay in Stasis and their events are dropped."""
+        """Cut the app's WebSockets; channels stay in Stasis and their events are dropped.
+
+        Abruptly: the TCP connection closes and Asterisk knows the app is gone.
+        Silently: frames and pongs stop but Asterisk still counts the app as
+        connected until its next event fails, so a call may still enter Stasis unseen.
+        """
         for s in self.event_sockets(app):
             if silent:
                 s.silent = True
             else:
                 s.close_abruptly()
-            self.asterisk.detach(app, s.send_event)
+                self.asterisk.detach(app, s.send_event)
+
+    @property
+    def close_websockets_on_accept(self) -> bool:
+        return self.server.close_on_accept
+
+    @close_websockets_on_accept.setter
+    def close_websockets_on_accept(self, value: bool) -> None:
+        """Accept every events WebSocket and close it cleanly at once (a peer that keeps hanging up)."""
+        self.server.close_on_accept = value
 
     def end_prompt(self, playback_id: str) -> None:
         """The playback's current media item plays out now, as if its sound had ended."""

@@ -78,6 +78,7 @@ class AriServer:
         self.sockets: list[EventSocket] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # every REST call: method, path, params
         self.on_request: Callable[[str, str, dict[str, str]], None] | None = None
+        self.close_on_accept = False
         self._server = StreamServer((host, port), self._serve)
 
     def start(self) -> None:
@@ -201,6 +202,9 @@ class AriServer:
             sock.sendall(ws.send(RejectConnection(status_code=status)))
             return
         sock.sendall(ws.send(AcceptConnection()))
+        if self.close_on_accept:
+            sock.sendall(ws.send(CloseConnection(code=1000)))
+            return
         conn = EventSocket(sock, ws, params["app"])
         self.sockets.append(conn)
         for app in params["app"].split(","):
