@@ -231,3 +231,25 @@ def test_a_malformed_frame_is_logged_and_survived(adapter: Adapter) -> None:
     adapter.call("m1")
     assert adapter.stream.malformed == 1
     assert adapter.stream.connected
+
+
+def test_a_freeswitch_scenario_script_drives_the_asterisk_emulator_too(adapter: Adapter) -> None:
+    from ivrflow.testing import BridgeOutcome, CallScript, Key
+    from ivrflow.testing.ari_script import from_call_script
+
+    fs = CallScript(
+        destination_number="071", caller_id_number="79991234567", keys=[Key(0.1, "2", duration=800)],
+        sounds={"/srv/ivr/sounds/menu/welcome.wav": 30.0}, caller_hangup=(0.5, "NORMAL_CLEARING"),
+        bridge_outcomes={"101": BridgeOutcome("busy", ring_seconds=0.2)},
+    )
+    script = from_call_script(fs)
+    assert script.dial_outcome("PJSIP/101").result == "busy"
+    assert script.sound_seconds("/srv/ivr/sounds/menu/welcome") == 30.0
+    adapter.emu.place_call(script)
+    call = adapter.call(script.channel_id)
+    assert adapter.starts[-1].ivr == "071" and adapter.starts[-1].caller_number == "79991234567"
+    call.play(Play(1, "menu/welcome.wav", True))
+    digit = adapter.wait_for(script.channel_id, DtmfReceived)
+    assert digit.digit == "2"
+    assert adapter.wait_for(script.channel_id, CallerHungUp)
+    assert [p for m, p, q in adapter.emu.requests] == [f"/ari/channels/{script.channel_id}/play/{script.channel_id}-p1"]

@@ -10,9 +10,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Literal
 
-__all__ = ["AriCallScript", "AriKey", "DialOutcome"]
+from .fs_script import BridgeOutcome, CallScript
+
+__all__ = ["AriCallScript", "AriKey", "DialOutcome", "from_call_script"]
 
 _ids = itertools.count(1)
 
@@ -88,3 +91,38 @@ class AriCallScript:
 
     def dial_outcome(self, endpoint: str) -> DialOutcome:
         return self.dial_outcomes.get(endpoint, self.default_dial_outcome)
+
+
+def _media_name(path: str) -> str:
+    # Asterisk is given `sound:/abs/path` without the extension; the scripts key sounds by that.
+    return str(PurePosixPath(path).with_suffix(""))
+
+
+def _dial(o: BridgeOutcome) -> DialOutcome:
+    # Rejected and unallocated destinations fail like an unanswered one: the dial ends without ANSWER.
+    result: Literal["answer", "no_answer", "busy"] = "answer" if o.result == "answer" else "busy" if o.result == "busy" else "no_answer"
+    return DialOutcome(result, o.ring_seconds, o.talk_seconds)
+
+
+def from_call_script(fs: CallScript, dial_template: str = "PJSIP/{number}") -> AriCallScript:
+    """The same caller on Asterisk: one scenario table drives both emulators.
+
+    Keys keep their call times (FreeSWITCH durations are 8 kHz samples), the
+    caller's hangup its time, sounds their lengths; bridge outcomes become dial
+    outcomes of the endpoints the template makes.
+    """
+    outcomes = {dial_template.replace("{number}", number): _dial(o) for number, o in fs.bridge_outcomes.items()}
+    return AriCallScript(
+        caller_number=fs.caller_id_number,
+        caller_name=fs.caller_id_name,
+        exten=fs.destination_number,
+        variables=dict(fs.variables),
+        sounds={_media_name(path): seconds for path, seconds in fs.sounds.items()},
+        default_sound_seconds=fs.default_sound_seconds,
+        missing_sounds=frozenset(_media_name(path) for path in fs.missing_sounds),
+        keys=[AriKey(k.t, k.digits, duration_ms=k.duration // 8) for k in fs.key_events()],
+        caller_hangup_at=None if fs.caller_hangup is None else fs.caller_hangup[0],
+        dial_outcomes=outcomes,
+        default_dial_outcome=_dial(fs.default_bridge_outcome),
+        time_scale=fs.time_scale,
+    )
