@@ -89,7 +89,7 @@ def dial_endpoint(template: str, number: str) -> str:
 
 def check_dial_template(template: str) -> str:
     """At load: one `{number}`, a `TECH/resource` shape, nothing that splits a dial string."""
-    if template.count("{number}") != 1 or "/" not in template.split("{number}")[0] + template:
+    if template.count("{number}") != 1 or "/" not in template.split("{number}")[0]:
         raise ValueError(f"dial template {template!r} must look like TECH/...{{number}}... with one {{number}}")
     dial_endpoint(template, "1")
     return template
