@@ -1,4 +1,4 @@
-"""The engine and the menu model load no I/O library: the API server and the engine's users import them alone."""
+"""The engine, the menu model and the ARI dialogue load no I/O library: their users import them alone."""
 
 import json
 import subprocess
@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests")
+HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests", "websocket")
 
 
-@pytest.mark.parametrize("module", ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build"])
+@pytest.mark.parametrize("module", ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build", "ivrflow.asterisk.dialogue"])
 def test_module_imports_no_io_library(module: str) -> None:
     probe = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -34,8 +34,9 @@ Json = dict[str, Any]
 class EventSocket:
     """One accepted `/ari/events` WebSocket."""
 
-    def __init__(self, sock: GeventSocket, ws: WSConnection, app: str) -> None:
+    def __init__(self, sock: GeventSocket, ws: WSConnection, app: str, wire_log: list[tuple[str, str]]) -> None:
         self.sock = sock
+        self._wire_log = wire_log
         self.ws = ws
         self.app = app
         self.silent = False  # dropped without a close: no events, no pongs
@@ -58,6 +59,7 @@ class EventSocket:
         text = json.dumps(event, separators=(",", ":"))
         if self.send_bytes(self.ws.send(TextMessage(data=text))):
             self.frames_sent += 1
+            self._wire_log.append(("event", str(event.get("type"))))
             return True
         return False
 
@@ -77,6 +79,8 @@ class AriServer:
         self._credentials = f"{user}:{password}"
         self.sockets: list[EventSocket] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # every REST call: method, path, params
+        # What was written to clients, in order: ("event", type) and ("reply", "METHOD /path").
+        self.wire_log: list[tuple[str, str]] = []
         self.on_request: Callable[[str, str, dict[str, str]], None] | None = None
         self.close_on_accept = False
         self._server = StreamServer((host, port), self._serve)
@@ -143,6 +147,7 @@ class AriServer:
                 body += event.data
             elif isinstance(event, h11.EndOfMessage) and request is not None:
                 status, reply = self._dispatch(request, body)
+                self.wire_log.append(("reply", f"{request.method.decode()} {urlsplit(request.target.decode()).path}"))
                 payload = b"" if reply is None else json.dumps(reply, separators=(",", ":")).encode()
                 headers = [("Server", "Asterisk/22.10.1"), ("Content-Length", str(len(payload)))]
                 if payload:
@@ -205,7 +210,7 @@ class AriServer:
         if self.close_on_accept:
             sock.sendall(ws.send(CloseConnection(code=1000)))
             return
-        conn = EventSocket(sock, ws, params["app"])
+        conn = EventSocket(sock, ws, params["app"], self.wire_log)
         self.sockets.append(conn)
         for app in params["app"].split(","):
             self.ast.attach(app, conn.send_event)
