@@ -16,7 +16,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "calls": {"engine", "menu"},
     "freeswitch": {"calls", "engine", "menu", "logs"},
     "asterisk": {"calls", "engine", "menu"},
-    "service": {"calls", "engine", "menu", "freeswitch", "logs"},
+    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
 }

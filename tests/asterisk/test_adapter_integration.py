@@ -12,7 +12,7 @@ from typing import Any
 import gevent
 import pytest
 
-from ivrflow.asterisk.app import LOST_STATE, AriCallStart, CallRouter, reconcile
+from ivrflow.asterisk.app import LOST_STATE, AriCallStart, CallRouter, hang_up_orphans, reconcile
 from ivrflow.asterisk.call import AriCall
 from ivrflow.asterisk.dialogue import AriDialogue, DialogueSettings
 from ivrflow.asterisk.events import EventStream
@@ -191,6 +191,8 @@ def test_reconnect_reconciles_the_calls_by_the_documented_rule(adapter: Adapter)
     assert [type(e) for e in adapter.events("k3")] == [CallerHungUp]
     (failed,) = adapter.events("k4")
     assert isinstance(failed, SwitchFailed) and failed.reason == LOST_STATE
+    assert emu.channel("orphan").alive  # not yet: its StasisStart might still be unread
+    assert hang_up_orphans(adapter.rest, adapter.router, ["orphan"]) == ["orphan"]
     assert emu.channel("orphan").hangup_cause == 41
     assert not emu.channel("orphan").alive
 

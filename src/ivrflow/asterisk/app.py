@@ -16,7 +16,8 @@ trusted, `GET /applications/{app}` lists the channels still in the app; then:
    ended with SwitchFailed and the recorded reason `LOST_STATE`; the engine
    hangs it up, so it is not left in Stasis with nobody driving it.
 4. A channel in the app that nobody drives (its StasisStart was lost) and that
-   is not a leg we dialed is hung up, and the reason is logged and counted.
+   is not a leg we dialed is hung up, and the reason logged: after a grace
+   period, since a new call's StasisStart may still be unread in the socket.
 """
 
 from __future__ import annotations
@@ -147,15 +148,24 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
             call.apply_event(SwitchFailed(at, LOST_STATE))
             decisions[channel_id] = "lost_state"
     for channel_id in sorted(in_app - set(decisions)):
+        if not router.owned(channel_id):
+            decisions[channel_id] = "orphan"
+    return decisions
+
+
+def hang_up_orphans(rest: AriRest, router: CallRouter, candidates: list[str]) -> list[str]:
+    """Step 4, once the grace period is over: hang up the candidates nobody drives by now."""
+    hung_up = []
+    for channel_id in candidates:
         if router.owned(channel_id):
             continue
         log.warning("call=%s hung up: %s", channel_id, LOST_CALL)
         try:
             rest.request("DELETE", f"/channels/{channel_id}", (("reason_code", str(q850("NORMAL_TEMPORARY_FAILURE"))),))
+            hung_up.append(channel_id)
         except AriUnavailable as exc:
             log.warning("call=%s could not be hung up: %s", channel_id, exc)
-        decisions[channel_id] = "orphan"
-    return decisions
+    return hung_up
 
 
 def _exists(rest: AriRest, path: str) -> bool:

@@ -86,14 +86,17 @@ class AriCalls:
         self.observer = observer
         self.registry = registry
         self.router = CallRouter(self.new_call)
+        self.accepting = True  # off while draining: new calls go back to the dialplan
 
     def new_call(self, start: AriCallStart, event: object) -> None:
         session = AriSession(start)
         try:
             menu = self._menu()  # the call keeps this menu even if a reload swaps it
             ivr = choose_ivr(menu, start.ivr, start.destination)
+            if not self.accepting:
+                raise Rejected("draining", "ivrflow is stopping")
             if not self.registry.admit(session):
-                raise Rejected("max_calls", f"at max_calls={self.registry.max_calls}")
+                raise Rejected("capacity", f"at max_calls={self.registry.max_calls}")
         except Rejected as exc:
             self.observer.call_rejected(exc.reason, str(exc))
             self._hand_back(start.channel_id)
