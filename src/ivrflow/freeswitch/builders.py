@@ -9,6 +9,9 @@ would let it forge headers or extra arguments.  A violation raises
 Application arguments that cannot travel in a header (too long, or with
 leading blanks FreeSWITCH would strip) go in a ``text/plain`` body, the form
 FreeSWITCH accepts for ``sendmsg`` (captured in transcript 15).
+
+One module past 400 lines: every builder, outbound and inbound, passes its
+values through the same few checks defined here, and they are read together.
 """
 
 from __future__ import annotations
