@@ -16,7 +16,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "calls": {"engine", "menu"},
     "freeswitch": {"calls", "engine", "menu", "logs"},
     "asterisk": {"calls", "engine", "menu"},
-    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs"},
+    "webhooks": {"menu"},
+    "voicemail": set(),
+    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs", "webhooks"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
 }

@@ -103,6 +103,7 @@ class AriRest:
         self.base = base_url.rstrip("/") + "/ari"
         self.deadline = deadline
         self._session = requests.Session()
+        self._session.trust_env = False  # no HTTP_PROXY or .netrc: ARI is reached directly
         adapter = _GeventAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
