@@ -313,7 +313,7 @@ class EslDialogue:
         if answered:  # the bridged conversation is over; end the caller's leg too
             self._send(esl.hangup("NORMAL_CLEARING"), _Awaits.NOTHING, awaited=False)
             self.hung_up = True
-        return TransferFinished(at, answered, disposition or "bridge failed")
+        return TransferFinished(at, answered, clip_text(disposition) or "bridge failed")
 
     def _caller_gone(self, at: float, cause: str) -> EngineEvent | None:
         if self.hung_up or self.channel is None:

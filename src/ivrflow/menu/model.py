@@ -48,8 +48,10 @@ def _variable_name(value: str) -> str:
 
 
 def _printable(value: str) -> str:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise ValueError(f"{value!r} contains a newline or control character; remove it")
+    # isprintable() is False for control characters, C1 controls, line and paragraph
+    # separators and invisible format characters (bidi overrides, zero-width).
+    if not value.isprintable():
+        raise ValueError(f"{value!r} contains a newline, control or invisible character; remove it")
     return value
 
 
