@@ -255,3 +255,14 @@ def test_a_freeswitch_scenario_script_drives_the_asterisk_emulator_too(adapter: 
     assert digit.digit == "2"
     assert adapter.wait_for(script.channel_id, CallerHungUp)
     assert [p for m, p, q in adapter.emu.requests] == [f"/ari/channels/{script.channel_id}/play/{script.channel_id}-p1"]
+
+
+def test_an_orphan_still_talking_in_a_bridge_is_left_alone(adapter: Adapter) -> None:
+    emu = adapter.emu
+    emu.asterisk.sinks["ivrflow"] = lambda event: False  # its StasisStart is lost
+    emu.place_call(AriCallScript(channel_id="talking"))
+    emu.place_call(AriCallScript(channel_id="alone"))
+    assert adapter.rest.request("POST", "/bridges", [("bridgeId", "b1")]).status == 200
+    assert adapter.rest.request("POST", "/bridges/b1/addChannel", [("channel", "talking")]).status == 204
+    assert hang_up_orphans(adapter.rest, adapter.router, ["talking", "alone"]) == ["alone"]
+    assert emu.channel("talking").alive and not emu.channel("alone").alive

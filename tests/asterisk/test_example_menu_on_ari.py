@@ -99,3 +99,22 @@ def test_an_unknown_ivr_goes_back_to_the_dialplan(ari: Ari) -> None:
     assert wait_until(lambda: ari.emu.channel(s.channel_id).continued is not None)
     assert ari.emu.channel(s.channel_id).continued == ("ivr-in", "999", 1)  # continue without arguments
     assert ari.records == []
+
+
+def test_a_bridged_transfer_is_held_until_a_side_hangs_up_then_let_go(ari: Ari) -> None:
+    from ivrflow.testing.ari_script import DialOutcome
+
+    outcomes = {"PJSIP/101": DialOutcome("answer", ring_seconds=0.05, talk_seconds=0.3)}
+    ari.emu.server.rest.leg_script = lambda: AriCallScript(dial_outcomes=outcomes, default_dial_outcome=DialOutcome("no_answer", 5.0))
+    menu = ari.calls._menu()
+    ivr = menu.ivrs[0]
+    option = ivr.contexts[0].options["2"][0].model_copy(update={"transfer_dst": "101,102"})
+    context = ivr.contexts[0].model_copy(update={"options": {**ivr.contexts[0].options, "2": (option,)}})
+    changed = menu.model_copy(update={"ivrs": (ivr.model_copy(update={"contexts": (context,)}),)})
+    ari.calls._menu = lambda: changed
+    channel_id, record = ari.call(keys=[AriKey(10.0, "2")])
+    assert record["transfer_destinations"] == ["101", "102"]
+    # The target talked and hung up: the caller was hung up, the bridge went, the session closed.
+    assert not ari.emu.channel(channel_id).alive
+    assert ari.emu.asterisk.bridges == {}
+    assert ari.calls.registry.open == 0

@@ -18,6 +18,7 @@ trusted, `GET /applications/{app}` lists the channels still in the app; then:
 4. A channel in the app that nobody drives (its StasisStart was lost) and that
    is not a leg we dialed is hung up, and the reason logged: after a grace
    period, since a new call's StasisStart may still be unread in the socket.
+   One in a bridge is left talking (a transfer an earlier process bridged).
 """
 
 from __future__ import annotations
@@ -154,10 +155,20 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
 
 
 def hang_up_orphans(rest: AriRest, router: CallRouter, candidates: list[str]) -> list[str]:
-    """Step 4, once the grace period is over: hang up the candidates nobody drives by now."""
+    """Step 4, once the grace period is over: hang up the candidates nobody drives by now.
+
+    A channel in a bridge is left alone: it is a transferred call still talking
+    (an earlier process bridged it), and hanging it up would cut a conversation.
+    """
+    try:
+        reply = rest.request("GET", "/bridges")
+        bridges = reply.body if reply.status == 200 and isinstance(reply.body, list) else []
+    except AriUnavailable:
+        bridges = []
+    bridged = {str(c) for b in bridges if isinstance(b, dict) for c in b.get("channels", [])}
     hung_up = []
     for channel_id in candidates:
-        if router.owned(channel_id):
+        if router.owned(channel_id) or channel_id in bridged:
             continue
         log.warning("call=%s hung up: %s", channel_id, LOST_CALL)
         try:

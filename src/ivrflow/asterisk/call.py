@@ -32,13 +32,16 @@ class AriCall:
         rest: AriRest,
         post: Callable[[Event], None],
         clock: Callable[[], float] = time.monotonic,
+        on_done: Callable[[], None] = lambda: None,
     ) -> None:
         self.dialogue = dialogue
+        self._on_done = on_done  # told once nothing of the call is left to watch
         self._rest = rest
         self._post = post
         self._clock = clock
         self._outbox: gevent.queue.Queue[AriRequest | None] = gevent.queue.Queue()
         self._pending = 0  # requests queued or in flight
+        self._told_done = False
         self._sender = gevent.spawn(self._send_all)
 
     # --- Switch -------------------------------------------------------------
@@ -93,6 +96,9 @@ class AriCall:
         for request in step.requests:
             self._pending += 1
             self._outbox.put(request)
+        if self.dialogue.done and not self._told_done:
+            self._told_done = True
+            self._on_done()
 
     def _send_all(self) -> None:
         while True:

@@ -103,7 +103,7 @@ class AriCalls:
             return
         info = CallInfo(start.channel_id, ivr.extension, start.caller_number, start.caller_name, start.destination)
         dialogue = AriDialogue(start.channel_id, start.context, self.settings)
-        session.call = AriCall(dialogue, self.rest, session.post)
+        session.call = AriCall(dialogue, self.rest, session.post, on_done=session.wake)
         session.driver = CallDriver(
             Call(menu, ivr), info, session.call, self.observer, time.monotonic,
             on_finished=lambda driver: self.registry.left_menu(session), wake=session.wake,

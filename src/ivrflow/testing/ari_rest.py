@@ -51,6 +51,7 @@ class Rest:
             ("DELETE", re.compile(r"playbacks/([^/]+)"), self.stop_playback),
             ("POST", re.compile(r"playbacks/([^/]+)/control"), self.control),
             ("POST", re.compile(r"bridges"), self.create_bridge),
+            ("GET", re.compile(r"bridges"), self.list_bridges),
             ("GET", re.compile(r"bridges/([^/]+)"), self.get_bridge),
             ("DELETE", re.compile(r"bridges/([^/]+)"), self.destroy_bridge),
             ("POST", re.compile(r"bridges/([^/]+)/addChannel"), self.add_channel),
@@ -215,6 +216,9 @@ class Rest:
         bridge = Bridge(params.get("bridgeId") or str(uuid.uuid4()), params.get("name", ""))
         self.ast.bridges[bridge.id] = bridge
         return 200, bridge.json()
+
+    def list_bridges(self, params: Params) -> Reply:
+        return 200, [b.json() for b in self.ast.bridges.values()]
 
     def get_bridge(self, params: Params, bridge_id: str) -> Reply:
         return 200, self._bridge(bridge_id).json()
