@@ -15,9 +15,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "menu": set(),
     "calls": {"engine", "menu"},
     "freeswitch": {"calls", "engine", "menu", "logs"},
+    "asterisk": {"calls", "engine", "menu"},
     "webhooks": {"menu"},
     "voicemail": set(),
-    "service": {"calls", "engine", "menu", "freeswitch", "logs", "webhooks"},
+    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs", "webhooks"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
 }
