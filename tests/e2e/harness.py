@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from ivrflow.menu import Menu
 from ivrflow.menu.files import load_menu_file
 from ivrflow.calls.registry import CallRegistry
-from ivrflow.freeswitch.dialogue import SwitchSettings
+from tests.switch_settings import switch_settings
 from ivrflow.freeswitch.server import EslServer
 from ivrflow.service.metrics import Metrics
 from ivrflow.service.observer import Observer
@@ -87,7 +87,7 @@ def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
     records: list[dict[str, Any]] = []
     calls = CallRegistry(max_calls=10_000)
     observer = Observer(Metrics(registry, lambda: calls.active), records.append)
-    switch = SwitchSettings(sound_dir=SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
+    switch = switch_settings(SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
     server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, calls)
     it = Ivrflow(server, registry, records)

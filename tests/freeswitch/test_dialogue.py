@@ -19,7 +19,8 @@ from ivrflow.engine import (
     TransferFinished,
 )
 from ivrflow.calls.observer import QuietObserver
-from ivrflow.freeswitch.dialogue import EslDialogue, SwitchSettings
+from ivrflow.freeswitch.dialogue import EslDialogue
+from tests.switch_settings import switch_settings
 from ivrflow.testing.fs_frames import (
     api_response_frame,
     channel_data_frame,
@@ -88,7 +89,7 @@ def feed(dialogue: EslDialogue, data: bytes, at: float = 100.0) -> list[Event]:
 
 def connected(**settings: object) -> tuple[EslDialogue, Seen, Clock]:
     seen, clock = Seen(), Clock()
-    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS, **settings), seen, clock)  # type: ignore[arg-type]
+    dialogue = EslDialogue(switch_settings(SOUNDS, **settings), seen, clock)  # type: ignore[arg-type]
     dialogue.start()
     dialogue.data_to_send()
     assert feed(dialogue, connect_reply() + OK + OK + OK) == []
@@ -105,7 +106,7 @@ def app_uuid(sent: bytes) -> str:
 
 def test_the_handshake_goes_in_one_write_and_its_replies_set_up_the_channel() -> None:
     seen, clock = Seen(), Clock()
-    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS, linger_seconds=30), seen, clock)
+    dialogue = EslDialogue(switch_settings(SOUNDS, linger_seconds=30), seen, clock)
     dialogue.start()
     sent = dialogue.data_to_send()
     assert sent.startswith(b"connect\n\nmyevents\n\nnixevent CHANNEL_CREATE ")
@@ -127,7 +128,7 @@ def test_the_handshake_goes_in_one_write_and_its_replies_set_up_the_channel() ->
     ],
 )
 def test_a_socket_that_is_not_ours_is_rejected(replies: bytes, reason: str, message: str) -> None:
-    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS), Seen(), Clock())
+    dialogue = EslDialogue(switch_settings(SOUNDS), Seen(), Clock())
     dialogue.start()
     with pytest.raises(Rejected, match=message) as caught:
         feed(dialogue, replies)
@@ -136,7 +137,7 @@ def test_a_socket_that_is_not_ours_is_rejected(replies: bytes, reason: str, mess
 
 def test_a_silent_switch_fails_the_handshake_at_its_deadline() -> None:
     clock = Clock()
-    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS), Seen(), clock)
+    dialogue = EslDialogue(switch_settings(SOUNDS), Seen(), clock)
     dialogue.start()
     assert dialogue.check_deadlines(104.9) is None
     with pytest.raises(Rejected, match="handshake: no reply within 5.0 s"):

@@ -11,7 +11,7 @@ from ivrflow.calls.info import CallInfo
 from ivrflow.calls.observer import QuietObserver
 from ivrflow.calls.registry import CallRegistry
 from ivrflow.engine import CallRecord
-from ivrflow.freeswitch.dialogue import SwitchSettings
+from tests.switch_settings import switch_settings
 from ivrflow.freeswitch.session import CallSession
 from ivrflow.menu.files import load_menu_text
 from ivrflow.testing.fs_frames import (
@@ -114,7 +114,7 @@ class Records(QuietObserver):
 
 def test_a_call_from_handshake_to_exit_without_a_socket() -> None:
     switch, seen, registry = ScriptedSwitch(), Records(), CallRegistry(max_calls=10)
-    session = CallSession(switch, lambda: MENU, SwitchSettings(sound_dir=Path("/srv/sounds")), seen, registry)
+    session = CallSession(switch, lambda: MENU, switch_settings(Path("/srv/sounds")), seen, registry)
     assert registry.admit(session)
     session.run()
     commands = [c.split(b"\n")[0].split(b" ")[0] + b" " + (re.findall(rb"execute-app-name: (\w+)", c) or [b""])[0]

@@ -80,15 +80,18 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class SwitchSettings:
-    """How engine commands become FreeSWITCH applications, and how long to wait for the switch."""
+    """How engine commands become FreeSWITCH applications, and how long to wait for the switch.
+
+    The first five come from the daemon's settings, which hold their defaults.
+    """
 
     sound_dir: Path
-    transfer_context: str = ""  # empty: the caller's own dialplan context
-    simple_transfer_context: str = "ivrflow-simple-transfer"
-    bridge_template: str = "user/{number}"
+    transfer_context: str  # empty: the caller's own dialplan context
+    simple_transfer_context: str
+    bridge_template: str
     # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
-    # at once), or hold the socket until the channel hangs up (the default: see above).
-    exit_after_transfer: bool = False
+    # at once), or hold the socket until the channel hangs up (see above).
+    exit_after_transfer: bool
     # Variables FreeSWITCH acts on by itself (hooks, call control) that menus may still set.
     allowed_variables: frozenset[str] = frozenset()
     linger_seconds: int = 30

@@ -66,7 +66,9 @@ class CallSession:
         self._wake()
 
     def _wake(self) -> None:
-        gevent.get_hub().loop.run_callback(self._interrupt_read)
+        # The call's own greenlet is not waiting: whatever it queued goes out before it reads again.
+        if gevent.getcurrent() is not self._greenlet:
+            gevent.get_hub().loop.run_callback(self._interrupt_read)
 
     def _interrupt_read(self) -> None:
         # Runs in the hub; only a read is interrupted, never a half-done write.
