@@ -5,8 +5,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# command:package pairs the test suite runs (sound conversion, unit file check, scale-out test)
-TEST_TOOLS := ffmpeg:ffmpeg ffprobe:ffmpeg systemd-analyze:systemd haproxy:haproxy
+# command:package pairs the test suite runs (sound conversion, unit file check, scale-out test, API on PostgreSQL)
+TEST_TOOLS := ffmpeg:ffmpeg ffprobe:ffmpeg systemd-analyze:systemd haproxy:haproxy /usr/lib/postgresql/15/bin/initdb:postgresql
 
 .PHONY: run test venv system-test-tools clean
 

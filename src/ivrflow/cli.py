@@ -16,6 +16,7 @@ from .menu.files import load_menu_file
 from .menu.model import Ivr
 from .service.settings import SettingsError
 from .tools.sound_prep import add_command as add_sounds_command
+from .api.cli import add_command as add_api_command
 from .service.settings import add_arguments as add_settings_arguments
 from .service.settings import resolve as resolve_settings
 
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     reload.set_defaults(run=_reload)
 
     add_sounds_command(commands)
+    add_api_command(commands)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
     schema.set_defaults(run=_schema)
