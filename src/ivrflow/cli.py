@@ -114,6 +114,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .menu_api.client import CredentialsError
     from .service.daemon import Daemon
     from .logs import configure
 
@@ -123,7 +124,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"ivrflow serve: {exc}", file=sys.stderr)
         return 2
     configure(settings.log_format, settings.log_level)
-    return Daemon(settings).run()
+    try:
+        daemon = Daemon(settings)
+    except CredentialsError as exc:
+        print(f"ivrflow serve: {exc}", file=sys.stderr)
+        return 2
+    return daemon.run()
 
 
 def _reload(args: argparse.Namespace) -> int:

@@ -29,6 +29,8 @@ from ..menu import LoadedMenu, Menu, MenuError
 from ..freeswitch.call_session import SwitchSettings
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
+from ..menu_api.client import ApiClient, load_credentials
+from ..menu_api.source import ApiMenuSource
 from .metrics import Metrics
 from ..calls.observers import Observer, RecordWriter
 from .sd_notify import Notifier
@@ -49,11 +51,10 @@ class Daemon:
         source: MenuSource | None = None,
     ) -> None:
         self.settings = settings
-        if source is None:
-            assert settings.menu is not None
-            source = FileMenuSource(settings.menu, settings.sound_dir)
-        self.source = source
         self.registry = registry or CollectorRegistry()
+        if source is None:
+            source = _source_for(settings, self.registry)
+        self.source = source
         self.metrics = Metrics(self.registry)
         self.notifier = notifier or Notifier()
         self.loaded: LoadedMenu = self._load()  # a bad menu at start is fatal: MenuError
@@ -115,7 +116,7 @@ class Daemon:
         gc.freeze()
         self.server.start()
         if self.settings.metrics_listen is not None:
-            self.admin = serve_admin(self.settings.metrics_listen, AdminApp(self.registry, self.readiness, self.reload))
+            self.admin = serve_admin(self.settings.metrics_listen, AdminApp(self.registry, self.readiness, self.reload, self.readiness_detail))
             log.info("metrics and health on http://%s:%d/", *self.admin.address[:2])
         self.notifier.ready(self._status())
 
@@ -125,6 +126,8 @@ class Daemon:
         for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
             gevent.signal_handler(signum, self._control.put, signal.Signals(signum).name)
         keepers = [gevent.spawn(self._report_status)]
+        if self.settings.menus_url and self.settings.menu_refresh > 0:
+            keepers.append(gevent.spawn(self._refresh, self.settings.menu_refresh))
         if self.notifier.watchdog_interval:
             keepers.append(gevent.spawn(self._watchdog, self.notifier.watchdog_interval))
         try:
@@ -181,6 +184,10 @@ class Daemon:
             problems.append(f"at capacity ({self.settings.max_calls} calls)")
         return problems
 
+    def readiness_detail(self) -> dict[str, str]:
+        cached = getattr(self.source, "serving_cached", None)
+        return {"menu_source": self.source.name, **({"menu_cached": cached} if cached else {})}
+
     def _status(self) -> str:
         host, port = self.server.address
         held = len(self.server.sessions) - len(self.server.in_menu)
@@ -191,14 +198,30 @@ class Daemon:
             gevent.sleep(STATUS_EVERY)
             self.notifier.status(self._status())
 
+    def _refresh(self, interval: float) -> None:
+        # Menus from the API are fetched again as a reload: one path for SIGHUP and refresh.
+        while True:
+            gevent.sleep(interval)
+            self._control.put("SIGHUP")
+
     def _watchdog(self, interval: float) -> None:
         while True:
             self.notifier.watchdog()
             gevent.sleep(interval)
 
     def close(self) -> None:
+        if isinstance(self.source, ApiMenuSource):
+            self.source.api.close()
         self.server.stop_accepting()
         if self.admin is not None:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
             self._records.close()
+
+
+def _source_for(settings: Settings, registry: CollectorRegistry) -> MenuSource:
+    if not settings.menus_url:
+        assert settings.menu is not None
+        return FileMenuSource(settings.menu, settings.sound_dir)
+    credentials = load_credentials(settings.api_credentials)
+    return ApiMenuSource(ApiClient(settings.menus_url, credentials), settings.menu_cache, registry)
