@@ -14,7 +14,7 @@ from ..menu.model import Ivr
 from ..menu.problems import format_path, from_validation_error
 from .auth import Db, Me, same_client
 from .errors import ApiError, bad, not_found
-from .schemas import ERRORS, ExtensionOut, IvrOut
+from .schemas import ERRORS, Id, ExtensionOut, IvrOut
 from .store import IVR_DEFAULTS, bare_name, checked_ivr, settings_of
 from .tables import Client, ExtensionRow
 
@@ -28,14 +28,14 @@ STORED: dict[str, type | tuple[type, ...]] = {
 STORED_DEFAULTS: dict[str, Any] = {name: None for name in STORED} | {"ani_rfc3325": False}
 
 
-def owned_extension(session: Session, me: int, extension_id: int) -> ExtensionRow:
+def owned_extension(session: Session, me: int, extension_id: Id) -> ExtensionRow:
     row = session.get(ExtensionRow, extension_id)
     if row is None or row.client != me:
         raise not_found()
     return row
 
 
-def owned_ivr(session: Session, me: int, extension_id: int) -> ExtensionRow:
+def owned_ivr(session: Session, me: int, extension_id: Id) -> ExtensionRow:
     row = owned_extension(session, me, extension_id)
     if row.type != "ivr":
         raise not_found()
@@ -120,14 +120,14 @@ def list_extensions(
 
 
 @router.get("/client/{client_id}/extension/{extension_id}", response_model=ExtensionOut)
-def get_extension(client_id: str, extension_id: int, me: Me, session: Db, request: Request) -> dict[str, Any]:
+def get_extension(client_id: str, extension_id: Id, me: Me, session: Db, request: Request) -> dict[str, Any]:
     same_client(client_id, me)
     return extension_out(owned_extension(session, me, extension_id), request.app.state.domain)
 
 
 @router.put("/client/{client_id}/extension/{extension_id}", response_model=ExtensionOut)
 def update_extension(
-    client_id: str, extension_id: int, me: Me, session: Db, request: Request, body: Annotated[dict[str, Any], Body()]
+    client_id: str, extension_id: Id, me: Me, session: Db, request: Request, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     same_client(client_id, me)
     row = owned_extension(session, me, extension_id)
@@ -142,7 +142,7 @@ def update_extension(
 
 
 @router.delete("/client/{client_id}/extension/{extension_id}", response_model=ExtensionOut)
-def delete_extension(client_id: str, extension_id: int, me: Me, session: Db, request: Request) -> dict[str, Any]:
+def delete_extension(client_id: str, extension_id: Id, me: Me, session: Db, request: Request) -> dict[str, Any]:
     same_client(client_id, me)
     row = owned_extension(session, me, extension_id)
     out = extension_out(row, request.app.state.domain)
@@ -152,12 +152,12 @@ def delete_extension(client_id: str, extension_id: int, me: Me, session: Db, req
 
 
 @router.get("/extension/{extension_id}/ivr/", response_model=IvrOut)
-def get_ivr(extension_id: int, me: Me, session: Db) -> dict[str, Any]:
+def get_ivr(extension_id: Id, me: Me, session: Db) -> dict[str, Any]:
     return dict(owned_ivr(session, me, extension_id).ivr or IVR_DEFAULTS)
 
 
 @router.put("/extension/{extension_id}/ivr/", response_model=IvrOut)
-def update_ivr(extension_id: int, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def update_ivr(extension_id: Id, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     row = owned_ivr(session, me, extension_id)
     for key in body:
         if key not in IVR_DEFAULTS:

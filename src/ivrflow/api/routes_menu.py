@@ -12,7 +12,7 @@ from ..menu.model import SPECIAL_OPTIONS
 from .auth import Db, Me
 from .errors import bad, not_found
 from .routes_extensions import owned_ivr
-from .schemas import ERRORS, ContextOut, OptionOut, Order, RuleOut
+from .schemas import ERRORS, Id, ContextOut, OptionOut, Order, RuleOut
 from .store import (
     CONTEXT_DEFAULTS, CONTEXT_FIELDS, checked_ivr, context_fields, context_index, options_of, rule_data, rules_of,
 )
@@ -24,7 +24,7 @@ CONTEXT = "/extension/{extension_id}/ivr/context/{context_id}"
 OPTION = CONTEXT + "/options/{option_digits}"
 
 
-def _context(session: Session, me: int, extension_id: int, context_id: int) -> tuple[ExtensionRow, ContextRow]:
+def _context(session: Session, me: int, extension_id: Id, context_id: Id) -> tuple[ExtensionRow, ContextRow]:
     ext = owned_ivr(session, me, extension_id)
     row = session.get(ContextRow, context_id)
     if row is None or row.extension != ext.id:
@@ -32,7 +32,7 @@ def _context(session: Session, me: int, extension_id: int, context_id: int) -> t
     return ext, row
 
 
-def _option(session: Session, me: int, extension_id: int, context_id: int, digits: str) -> tuple[ExtensionRow, ContextRow, OptionRow]:
+def _option(session: Session, me: int, extension_id: Id, context_id: Id, digits: str) -> tuple[ExtensionRow, ContextRow, OptionRow]:
     ext, context = _context(session, me, extension_id, context_id)
     row = session.scalars(select(OptionRow).where(OptionRow.context == context.id, OptionRow.digits == digits)).first()
     if row is None:
@@ -56,7 +56,7 @@ def _save_context(session: Session, ext: ExtensionRow, row: ContextRow) -> dict[
 
 
 @router.post("/extension/{extension_id}/ivr/context/", response_model=ContextOut)
-def create_context(extension_id: int, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def create_context(extension_id: Id, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     ext = owned_ivr(session, me, extension_id)
     row = ContextRow(extension=ext.id, fields=_context_fields(body, CONTEXT_DEFAULTS))
     session.add(row)
@@ -66,21 +66,21 @@ def create_context(extension_id: int, me: Me, session: Db, body: Annotated[dict[
 
 
 @router.get("/extension/{extension_id}/ivr/context/", response_model=list[ContextOut])
-def list_contexts(extension_id: int, me: Me, session: Db) -> list[dict[str, Any]]:
+def list_contexts(extension_id: Id, me: Me, session: Db) -> list[dict[str, Any]]:
     ext = owned_ivr(session, me, extension_id)
     rows = session.scalars(select(ContextRow).where(ContextRow.extension == ext.id).order_by(ContextRow.id))
     return [{"id": row.id, **row.fields} for row in rows]
 
 
 @router.get(CONTEXT, response_model=ContextOut)
-def get_context(extension_id: int, context_id: int, me: Me, session: Db) -> dict[str, Any]:
+def get_context(extension_id: Id, context_id: Id, me: Me, session: Db) -> dict[str, Any]:
     _, row = _context(session, me, extension_id, context_id)
     return {"id": row.id, **row.fields}
 
 
 @router.put(CONTEXT, response_model=ContextOut)
 def update_context(
-    extension_id: int, context_id: int, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
+    extension_id: Id, context_id: Id, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     ext, row = _context(session, me, extension_id, context_id)
     row.fields = _context_fields(body, row.fields)
@@ -88,7 +88,7 @@ def update_context(
 
 
 @router.delete(CONTEXT, response_model=ContextOut)
-def delete_context(extension_id: int, context_id: int, me: Me, session: Db) -> dict[str, Any]:
+def delete_context(extension_id: Id, context_id: Id, me: Me, session: Db) -> dict[str, Any]:
     ext, row = _context(session, me, extension_id, context_id)
     users = [user for user in context_users(session, ext, row.id) if f"context {row.id}," not in user]
     if users:
@@ -102,7 +102,7 @@ def delete_context(extension_id: int, context_id: int, me: Me, session: Db) -> d
 
 @router.post("/extension/{extension_id}/ivr/context/{context_id}/options/", response_model=OptionOut)
 def create_option(
-    extension_id: int, context_id: int, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
+    extension_id: Id, context_id: Id, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, str]:
     ext, context = _context(session, me, extension_id, context_id)
     unknown = sorted(set(body) - {"digits"})
@@ -120,13 +120,13 @@ def create_option(
 
 
 @router.get("/extension/{extension_id}/ivr/context/{context_id}/options/", response_model=list[OptionOut])
-def list_options(extension_id: int, context_id: int, me: Me, session: Db) -> list[dict[str, str]]:
+def list_options(extension_id: Id, context_id: Id, me: Me, session: Db) -> list[dict[str, str]]:
     _, context = _context(session, me, extension_id, context_id)
     return [{"digits": row.digits} for row in options_of(session, context.id)]
 
 
 @router.delete(OPTION, response_model=OptionOut)
-def delete_option(extension_id: int, context_id: int, option_digits: str, me: Me, session: Db) -> dict[str, str]:
+def delete_option(extension_id: Id, context_id: Id, option_digits: str, me: Me, session: Db) -> dict[str, str]:
     ext, _, row = _option(session, me, extension_id, context_id, option_digits)
     if row.digits in SPECIAL_OPTIONS:
         raise bad("option_digits", f"{row.digits} is part of every context and cannot be deleted; delete its rules instead")
@@ -153,7 +153,7 @@ def _params(body: dict[str, Any]) -> dict[str, Any]:
 
 @router.post(OPTION + "/rules/", response_model=RuleOut)
 def create_rule(
-    extension_id: int, context_id: int, option_digits: str, me: Me, session: Db,
+    extension_id: Id, context_id: Id, option_digits: str, me: Me, session: Db,
     body: Annotated[dict[str, Any], Body()],
 ) -> RuleOut:
     ext, context, option = _option(session, me, extension_id, context_id, option_digits)
@@ -164,20 +164,20 @@ def create_rule(
 
 
 @router.get(OPTION + "/rules/", response_model=list[RuleOut])
-def list_rules(extension_id: int, context_id: int, option_digits: str, me: Me, session: Db) -> list[RuleOut]:
+def list_rules(extension_id: Id, context_id: Id, option_digits: str, me: Me, session: Db) -> list[RuleOut]:
     _, _, option = _option(session, me, extension_id, context_id, option_digits)
     return [rule_data(row) for row in rules_of(session, option.id)]
 
 
 @router.get(OPTION + "/rules/order/", response_model=Order)
-def get_order(extension_id: int, context_id: int, option_digits: str, me: Me, session: Db) -> dict[str, list[int]]:
+def get_order(extension_id: Id, context_id: Id, option_digits: str, me: Me, session: Db) -> dict[str, list[int]]:
     _, _, option = _option(session, me, extension_id, context_id, option_digits)
     return {"order": [row.id for row in rules_of(session, option.id)]}
 
 
 @router.put(OPTION + "/rules/order/", response_model=Order)
 def set_order(
-    extension_id: int, context_id: int, option_digits: str, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
+    extension_id: Id, context_id: Id, option_digits: str, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, list[int]]:
     ext, _, option = _option(session, me, extension_id, context_id, option_digits)
     rows = {row.id: row for row in rules_of(session, option.id)}
@@ -193,7 +193,7 @@ def set_order(
     return {"order": order}
 
 
-def _rule(session: Session, me: int, extension_id: int, context_id: int, digits: str, rule_id: int) -> tuple[ExtensionRow, ContextRow, OptionRow, RuleRow]:
+def _rule(session: Session, me: int, extension_id: Id, context_id: Id, digits: str, rule_id: Id) -> tuple[ExtensionRow, ContextRow, OptionRow, RuleRow]:
     ext, context, option = _option(session, me, extension_id, context_id, digits)
     row = session.get(RuleRow, rule_id)
     if row is None or row.option != option.id:
@@ -202,13 +202,13 @@ def _rule(session: Session, me: int, extension_id: int, context_id: int, digits:
 
 
 @router.get(OPTION + "/rules/{rule_id}", response_model=RuleOut)
-def get_rule(extension_id: int, context_id: int, option_digits: str, rule_id: int, me: Me, session: Db) -> RuleOut:
+def get_rule(extension_id: Id, context_id: Id, option_digits: str, rule_id: Id, me: Me, session: Db) -> RuleOut:
     return rule_data(_rule(session, me, extension_id, context_id, option_digits, rule_id)[3])
 
 
 @router.put(OPTION + "/rules/{rule_id}", response_model=RuleOut)
 def update_rule(
-    extension_id: int, context_id: int, option_digits: str, rule_id: int, me: Me, session: Db,
+    extension_id: Id, context_id: Id, option_digits: str, rule_id: Id, me: Me, session: Db,
     body: Annotated[dict[str, Any], Body()],
 ) -> RuleOut:
     ext, context, option, row = _rule(session, me, extension_id, context_id, option_digits, rule_id)
@@ -217,7 +217,7 @@ def update_rule(
 
 
 @router.delete(OPTION + "/rules/{rule_id}", response_model=RuleOut)
-def delete_rule(extension_id: int, context_id: int, option_digits: str, rule_id: int, me: Me, session: Db) -> RuleOut:
+def delete_rule(extension_id: Id, context_id: Id, option_digits: str, rule_id: Id, me: Me, session: Db) -> RuleOut:
     ext, _, _, row = _rule(session, me, extension_id, context_id, option_digits, rule_id)
     out = rule_data(row)
     session.delete(row)

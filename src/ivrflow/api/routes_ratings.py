@@ -11,7 +11,7 @@ from sqlalchemy import select
 from .auth import Db, Me, same_client
 from .errors import bad
 from .routes_extensions import owned_extension
-from .schemas import ERRORS, RatingOut
+from .schemas import ERRORS, MAX_ID, Id, QueryId, RatingOut
 from .tables import RatingRow
 
 router = APIRouter(responses=ERRORS)
@@ -33,7 +33,7 @@ def _when(field: str, text: str) -> str:
 @router.get("/client/{client_id}/quality_rate/", response_model=list[RatingOut])
 def list_ratings(
     client_id: str, me: Me, session: Db,
-    start_datetime: str | None = None, end_datetime: str | None = None, extension_id: int | None = None,
+    start_datetime: str | None = None, end_datetime: str | None = None, extension_id: QueryId | None = None,
 ) -> list[dict[str, Any]]:
     same_client(client_id, me)
     query = select(RatingRow).where(RatingRow.client == me).order_by(RatingRow.id)
@@ -67,6 +67,8 @@ def add_rating(client_id: str, me: Me, session: Db, body: Annotated[dict[str, An
         raise bad("max_rate", "must be 1 to 9")
     if not 1 <= rate <= max_rate:
         raise bad("rate", f"must be 1 to max_rate ({max_rate})")
+    if not 0 <= ext_id <= MAX_ID:
+        raise bad("extension_id", "no such extension")
     owned_extension(session, me, ext_id)
     when = body.get("datetime")
     stamp = _when("datetime", when) if isinstance(when, str) else datetime.now(timezone.utc).strftime(FORMAT)

@@ -15,7 +15,7 @@ from ..menu.problems import format_path, from_validation_error
 from .audio import MAX_BYTES, BadAudio, telephony_copy
 from .auth import Db, Me, same_client
 from .errors import ApiError, bad, not_found
-from .schemas import ERRORS, SoundOut
+from .schemas import ERRORS, Id, QueryId, SoundOut
 from .store import sound_data
 from .tables import ExtensionRow, SoundRow
 from .usage import sound_users
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 router = APIRouter(responses=ERRORS)
 
 
-def _sound(session: Session, me: int, client_id: str, sound_id: int) -> SoundRow:
+def _sound(session: Session, me: int, client_id: str, sound_id: Id) -> SoundRow:
     same_client(client_id, me)
     row = session.get(SoundRow, sound_id)
     if row is None or row.client != me:
@@ -69,7 +69,7 @@ async def upload(
 
 @router.get("/client/{client_id}/sound/", response_model=list[SoundOut])
 def list_sounds(
-    client_id: str, me: Me, session: Db, id: int | None = None, title: Annotated[str | None, Query()] = None
+    client_id: str, me: Me, session: Db, id: QueryId | None = None, title: Annotated[str | None, Query()] = None
 ) -> list[dict[str, Any]]:
     same_client(client_id, me)
     query = select(SoundRow).where(SoundRow.client == me).order_by(SoundRow.id)
@@ -81,13 +81,13 @@ def list_sounds(
 
 
 @router.get("/client/{client_id}/sound/{sound_id}", response_model=SoundOut)
-def get_sound(client_id: str, sound_id: int, me: Me, session: Db) -> dict[str, Any]:
+def get_sound(client_id: str, sound_id: Id, me: Me, session: Db) -> dict[str, Any]:
     return sound_data(_sound(session, me, client_id, sound_id))
 
 
 @router.put("/client/{client_id}/sound/{sound_id}", response_model=SoundOut)
 def rename_sound(
-    client_id: str, sound_id: int, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
+    client_id: str, sound_id: Id, me: Me, session: Db, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     row = _sound(session, me, client_id, sound_id)
     unknown = sorted(set(body) - {"title"})
@@ -104,7 +104,7 @@ def rename_sound(
 
 @router.post("/client/{client_id}/sound/{sound_id}", response_model=SoundOut)
 async def replace_audio(
-    client_id: str, sound_id: int, me: Me, session: Db, file: Annotated[UploadFile, File()]
+    client_id: str, sound_id: Id, me: Me, session: Db, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
     row = _sound(session, me, client_id, sound_id)
     original, telephony, filename = await _audio(file)
@@ -116,7 +116,7 @@ async def replace_audio(
 
 
 @router.delete("/client/{client_id}/sound/{sound_id}", response_model=SoundOut)
-def delete_sound(client_id: str, sound_id: int, me: Me, session: Db) -> dict[str, Any]:
+def delete_sound(client_id: str, sound_id: Id, me: Me, session: Db) -> dict[str, Any]:
     row = _sound(session, me, client_id, sound_id)
     exts = session.scalars(select(ExtensionRow).where(ExtensionRow.client == me, ExtensionRow.type == "ivr")).all()
     users = [user for ext in exts for user in sound_users(session, ext, sound_id)]
@@ -134,7 +134,7 @@ def delete_sound(client_id: str, sound_id: int, me: Me, session: Db) -> dict[str
     responses={200: {"content": {"audio/wav": {}}}, 304: {"description": "not modified"}},
 )
 def sound_file(
-    client_id: str, sound_id: int, me: Me, session: Db, if_none_match: Annotated[str | None, Header()] = None
+    client_id: str, sound_id: Id, me: Me, session: Db, if_none_match: Annotated[str | None, Header()] = None
 ) -> Response:
     row = _sound(session, me, client_id, sound_id)
     etag = f'"{row.etag}"'

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path, Query
 
 from pydantic import BaseModel
+
+
+# Ids the database can hold (32-bit signed on every backend).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=0, le=MAX_ID)]
+QueryId = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 class Message(BaseModel):
