@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     add_sounds_command(commands)
     add_api_command(commands)
 
+    for name, text in (("export", "write the menus of the API as YAML"), ("import", "create a YAML menu through the API")):
+        transfer = commands.add_parser(name, help=text)
+        if name == "import":
+            transfer.add_argument("file", type=Path)
+            transfer.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the file)")
+        else:
+            transfer.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+        transfer.add_argument("--menus-url", required=True, help="base URL of the API, e.g. http://HOST/api/ver1.0")
+        transfer.add_argument("--api-credentials", type=Path, help="JSON file with client_id and client_secret")
+        transfer.set_defaults(run=_transfer, command=name)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
     schema.set_defaults(run=_schema)
     return parser
@@ -149,6 +160,28 @@ def _reload(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr)
     print("reloaded" if body.get("reloaded") else "rejected: the daemon keeps its previous menu")
     return 0 if body.get("reloaded") else 1
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .menu_api.client import ApiClient, CredentialsError, FetchError, load_credentials
+    from .menu_api.transfer import export_yaml, import_menu
+
+    try:
+        api = ApiClient(args.menus_url, load_credentials(args.api_credentials))
+        if args.command == "export":
+            text = export_yaml(api)
+            if args.output is None:
+                sys.stdout.write(text)
+            else:
+                args.output.write_text(text, encoding="utf-8")
+            return 0
+        menu = load_menu_file(args.file).menu
+        made = import_menu(api, menu, args.sounds or args.file.parent / "sounds")
+    except (CredentialsError, FetchError, OSError) as exc:
+        print(f"ivrflow {args.command}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"extensions": made}))
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:
