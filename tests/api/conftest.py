@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .postgres import cluster, fresh_database
+from ivrflow.testing.postgres import cluster, fresh_database
 
 _names = itertools.count()
 
