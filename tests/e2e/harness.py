@@ -8,17 +8,20 @@ exactly as on a real switch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import gevent.event
 from prometheus_client import CollectorRegistry
 
 from ivrflow.menu import Menu
 from ivrflow.menu.files import load_menu_file
-from ivrflow.freeswitch.call_session import SwitchSettings
+from ivrflow.calls.registry import CallRegistry
+from ivrflow.freeswitch.dialogue import SwitchSettings
 from ivrflow.freeswitch.server import EslServer
 from ivrflow.service.metrics import Metrics
 from ivrflow.calls.observers import Observer
@@ -64,7 +67,12 @@ class Ivrflow:
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Until every connection is closed: calls done, held transfers released."""
-        assert self.server.all_closed.wait(timeout), f"{len(self.server.sessions)} session(s) still open"
+        closed = gevent.event.Event()
+        self.server.registry.on_all_closed.append(closed.set)
+        try:
+            assert not self.server.registry.open or closed.wait(timeout), f"{self.server.registry.open} call(s) still open"
+        finally:
+            self.server.registry.on_all_closed.remove(closed.set)
 
     def record_for(self, switch: ChannelHistory) -> dict[str, Any]:
         self.wait_idle()
@@ -80,7 +88,7 @@ def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
     observer = Observer(Metrics(registry), records.append)
     switch = SwitchSettings(sound_dir=SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
-    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer)
+    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, CallRegistry(max_calls=10_000))
     it = Ivrflow(server, registry, records)
     server.start()
     try:
@@ -101,3 +109,11 @@ def call(it: Ivrflow, **overrides: Any) -> tuple[ChannelHistory, dict[str, Any]]
     """One emulated call to its end: what the switch saw, and ivrflow's record of it."""
     switch_record = start_call(it.address, script(**overrides)).get(timeout=30)
     return switch_record, it.record_for(switch_record)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Until observable state says so (checked every few milliseconds), bounded."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        gevent.sleep(0.005)

@@ -9,10 +9,10 @@ import gevent
 import pytest
 
 from ivrflow.menu.files import load_menu_text
-from ivrflow.freeswitch.call_session import CallSession
-from ivrflow.testing import BridgeOutcome, Faults, start_call
+from ivrflow.freeswitch.session import CallSession
+from ivrflow.testing import BridgeOutcome, EmulatedCall, Faults, start_call
 
-from .harness import SOUNDS, call, ivrflow, scaled, script
+from .harness import SOUNDS, call, ivrflow, scaled, script, wait_until
 
 HELLO = str(SOUNDS / "hello.wav")
 
@@ -166,16 +166,15 @@ def test_killing_the_switch_mid_call_leaves_no_greenlet_or_socket() -> None:
     with ivrflow() as it:
         peer = socket.create_connection(it.address)
         peer.sendall(b"")  # FreeSWITCH connected; it dies before saying anything more
-        gevent.sleep(0.05)
-        assert len(it.server.sessions) == 1
-        session = next(iter(it.server.sessions))
-        greenlet = start_call(it.address, script(keys=[(10.0, "2")]))
-        gevent.sleep(0.6)  # mid-call: playing advertising.wav
+        wait_until(lambda: it.server.registry.open == 1)
+        emulated = EmulatedCall(script(keys=[(10.0, "2")]))
+        greenlet = gevent.spawn(emulated.run, it.address)
+        # Mid-call: playing advertising.wav.
+        wait_until(lambda: any("advertising" in run.arg for run in emulated.record.applications))
         greenlet.kill()  # the emulator dies without closing its socket cleanly
         peer.close()
         it.wait_idle()
-        assert not it.server.sessions
-        assert session.conn.closed_reason is not None
+        assert it.server.registry.open == 0
     gc.collect()
     live = [o for o in gc.get_objects() if isinstance(o, CallSession)]
     assert all(s.conn.closed_reason is not None for s in live)

@@ -118,7 +118,7 @@ def test_caller_hanging_up_during_advertising(example_menu: Menu) -> None:
     sw = VirtualSwitch(Call(example_menu, example_menu.ivr_for("071")), DURATIONS)
     sw.start()
     sw.advance(6.0)
-    sw.hang_up()
+    sw.hang_up_caller()
     assert record(sw).outcome == "caller_hangup"
     assert timed(sw) == [(5.0, ("play", "advertising.wav", "fg"))]
     assert sw.next_due_in() is None  # nothing left to happen

@@ -1,6 +1,6 @@
 """What the daemon does with what happens to calls: metrics, records, logs.
 
-The engine knows nothing of this; a CallSession reports to an Observer, which
+The engine knows nothing of this; the call driver reports to an Observer, which
 maps the engine's outputs to Prometheus metrics and writes each call's record.
 """
 
@@ -21,7 +21,7 @@ from ..engine import (
     Output,
     Transfer,
 )
-from ..freeswitch.call_session import CallInfo
+from .info import CallInfo
 from ..service.metrics import Metrics
 
 log = logging.getLogger("ivrflow.call")
@@ -29,7 +29,7 @@ log = logging.getLogger("ivrflow.call")
 
 def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
     return {
-        "call_uuid": info.channel_uuid,
+        "call_uuid": info.call_id,
         "ivr": info.ivr,
         "caller": {"number": info.caller_number, "name": info.caller_name},
         "destination": info.destination,
@@ -79,7 +79,7 @@ class Observer:
 
     def call_started(self, info: CallInfo) -> None:
         self.metrics.calls_active.inc()
-        log.info("call started", extra={"call": info.channel_uuid, "ivr": info.ivr, "caller": info.caller_number})
+        log.info("call started", extra={"call": info.call_id, "ivr": info.ivr, "caller": info.caller_number})
 
     def outputs(self, info: CallInfo, outputs: list[Output]) -> None:
         m, ivr, child = self.metrics, info.ivr, self._child
@@ -120,7 +120,7 @@ class Observer:
         self._child(self.metrics.call_duration, info.ivr).observe(record.duration)
         log.info(
             "call finished",
-            extra={"call": info.channel_uuid, "ivr": info.ivr, "outcome": record.outcome, "reason": record.reason,
+            extra={"call": info.call_id, "ivr": info.ivr, "outcome": record.outcome, "reason": record.reason,
                    "duration": round(record.duration, 3)},
         )
         self.write_record(record_json(info, record))

@@ -7,13 +7,16 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-import gevent.event
 from gevent.server import StreamServer
 
-from ..menu.model import Menu
-from .call_session import CallObserver, CallSession, SwitchSettings
+from ..calls.observer import CallObserver
+from ..calls.registry import CallRegistry
+from ..menu import Menu
+from .connection import EslConnection
+from .dialogue import SwitchSettings
+from .session import CallSession
 
-log = logging.getLogger("ivrflow.freeswitch")
+log = logging.getLogger("ivrflow.esl")
 
 
 class EslServer:
@@ -25,18 +28,12 @@ class EslServer:
         menu: Callable[[], Menu],
         settings: SwitchSettings,
         observer: CallObserver,
-        max_calls: int = 10_000,
-        on_idle: Callable[[], None] | None = None,
+        registry: CallRegistry,
     ) -> None:
         self.menu = menu
         self.settings = settings
         self.observer = observer
-        self.max_calls = max_calls
-        self.on_idle = on_idle  # called when the last call in a menu leaves it
-        self.sessions: set[CallSession] = set()  # every open connection
-        self.in_menu: set[CallSession] = set()  # connections whose call is still in a menu
-        self.all_closed = gevent.event.Event()  # set while no connection is open
-        self.all_closed.set()
+        self.registry = registry
         self._server = StreamServer(listen, self._handle, backlog=1024)
 
     @property
@@ -55,31 +52,11 @@ class EslServer:
     def accepting(self) -> bool:
         return not self._server.closed
 
-    def release_held(self, reason: str) -> None:
-        """Let go of transferred calls whose sockets are being held until they hang up."""
-        for session in self.sessions - self.in_menu:
-            session.shutdown(reason)
-
     def _handle(self, sock: socket.socket, address: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if len(self.in_menu) >= self.max_calls:
-            self.observer.call_rejected("capacity", f"{len(self.in_menu)} calls already in a menu")
-            sock.close()  # FreeSWITCH's socket app fails and its dialplan goes on to the fallback
+        session = CallSession(EslConnection(sock), self.menu, self.settings, self.observer, self.registry)
+        if not self.registry.admit(session):
+            self.observer.call_rejected("capacity", f"{self.registry.active} calls already in a menu")
+            session.conn.close()  # FreeSWITCH's socket app fails and its dialplan goes on to the fallback
             return
-        session = CallSession(sock, address, self.menu, self.settings, self.observer, self._left_menu)
-        self.sessions.add(session)
-        self.all_closed.clear()
-        self.in_menu.add(session)
-        try:
-            session.run()
-        finally:
-            self.sessions.discard(session)
-            self._left_menu(session)
-            if not self.sessions:
-                self.all_closed.set()
-
-    def _left_menu(self, session: CallSession) -> None:
-        if session in self.in_menu:
-            self.in_menu.discard(session)
-            if not self.in_menu and self.on_idle is not None:
-                self.on_idle()
+        session.run()

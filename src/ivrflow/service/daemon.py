@@ -21,12 +21,14 @@ import time
 from typing import IO, Any
 
 import gevent
+import gevent.event
 import gevent.queue
 from prometheus_client import CollectorRegistry
 
 from .admin_http import AdminApp, serve as serve_admin
 from ..menu import LoadedMenu, Menu, MenuError
-from ..freeswitch.call_session import SwitchSettings
+from ..calls.registry import CallRegistry
+from ..freeswitch.dialogue import SwitchSettings
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
 from ..menu_api.client import ApiClient, load_credentials
@@ -72,10 +74,9 @@ class Daemon:
             exit_after_transfer=settings.exit_after_transfer,
         )
         self._control: gevent.queue.Queue[str] = gevent.queue.Queue()
-        self.server = EslServer(
-            settings.esl_listen, self.current_menu, switch, self.observer, settings.max_calls,
-            on_idle=lambda: self._control.put("IDLE"),
-        )
+        self.calls = CallRegistry(settings.max_calls)
+        self.calls.on_idle.append(lambda: self._control.put("IDLE"))
+        self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls)
         self.admin: Any = None
         self.draining = False
 
@@ -146,26 +147,25 @@ class Daemon:
         self.draining = True
         self.server.stop_accepting()
         timeout = self.settings.drain_timeout
-        log.info("draining: no new calls; %d in a menu; waiting up to %s s", len(self.server.in_menu), timeout)
-        self.notifier.stopping(f"draining {len(self.server.in_menu)} call(s)", timeout + HANGUP_GRACE)
+        log.info("draining: no new calls; %d in a menu; waiting up to %s s", self.calls.active, timeout)
+        self.notifier.stopping(f"draining {self.calls.active} call(s)", timeout + HANGUP_GRACE)
         if self._wait_idle(timeout) == "interrupted":
-            log.warning("second stop signal: ending now with %d call(s) in a menu", len(self.server.in_menu))
+            log.warning("second stop signal: ending now with %d call(s) in a menu", self.calls.active)
             return 0
-        if self.server.in_menu:
+        if self.calls.active:
             reason = f"drain timeout of {timeout} s ran out"
-            log.warning("hanging up %d call(s): %s", len(self.server.in_menu), reason)
-            for session in list(self.server.in_menu):
-                session.shutdown(reason)
+            log.warning("hanging up %d call(s): %s", self.calls.active, reason)
+            self.calls.hang_up_active(reason)
             self._wait_idle(HANGUP_GRACE)
         # Transferred calls whose sockets are held: closing them is unavoidable as the process ends.
-        self.server.release_held("ivrflow stopping")
-        self.server.all_closed.wait(HANGUP_GRACE)
+        self.calls.release_held("ivrflow stopping")
+        self._wait_all_closed(HANGUP_GRACE)
         return 0
 
     def _wait_idle(self, seconds: float) -> str:
         """Wait until no call is active: 'idle', 'timeout', or 'interrupted' by a stop signal."""
         deadline = time.monotonic() + seconds
-        while self.server.in_menu:
+        while self.calls.active:
             try:
                 name = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
             except gevent.queue.Empty:
@@ -174,13 +174,22 @@ class Daemon:
                 return "interrupted"
         return "idle"
 
+    def _wait_all_closed(self, seconds: float) -> None:
+        closed = gevent.event.Event()
+        self.calls.on_all_closed.append(closed.set)
+        try:
+            if self.calls.open:
+                closed.wait(seconds)
+        finally:
+            self.calls.on_all_closed.remove(closed.set)
+
     def readiness(self) -> list[str]:
         problems = []
         if self.draining:
             problems.append("draining")
         if not self.server.accepting:
             problems.append("listener closed")
-        if len(self.server.in_menu) >= self.settings.max_calls:
+        if self.calls.at_capacity:
             problems.append(f"at capacity ({self.settings.max_calls} calls)")
         return problems
 
@@ -190,8 +199,7 @@ class Daemon:
 
     def _status(self) -> str:
         host, port = self.server.address
-        held = len(self.server.sessions) - len(self.server.in_menu)
-        return f"{len(self.server.in_menu)} active call(s), {held} transferred and held; listening on {host}:{port}; menu {self.loaded.source}"
+        return f"{self.calls.active} active call(s), {self.calls.held} transferred and held; listening on {host}:{port}; menu {self.loaded.source}"
 
     def _report_status(self) -> None:
         while True:

@@ -87,7 +87,7 @@ def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out
             switch.press(value)
         else:
             printer.say("caller hangs up")
-            switch.hang_up()
+            switch.hang_up_caller()
         printer.flush()
     record = switch.run_to_end()
     printer.flush()
@@ -113,7 +113,7 @@ def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO
                 switch.press(key)
             elif key in ("h", "H"):
                 printer.say("caller hangs up")
-                switch.hang_up()
+                switch.hang_up_caller()
             printer.flush()
     assert switch.record is not None
     return switch.record

@@ -1,40 +1,49 @@
-"""A switch made of arithmetic: runs a Call on a virtual clock.
+"""A switch made of arithmetic: runs a call through the call layer's driver on a virtual clock.
 
-It plays prompts for their length, fires the engine's timers at their
-deadlines and answers transfers, all without sleeping. The engine's tests and
-`ivrflow simulate --script` use it; the interactive simulator drives the same
-object from the wall clock.
+It plays prompts for their length, answers transfers, and lets the driver
+fire the engine's timers at their deadlines, all without sleeping. Since the
+driver is the one the daemon runs, what `ivrflow simulate` shows is what the
+daemon does. The engine's tests and `ivrflow simulate --script` use it; the
+interactive simulator drives the same object from the wall clock.
+
+Things due at the same virtual instant happen in the order they were asked
+for (a prompt's end, a timer), as on a switch that answers in order.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
+from ..calls.driver import CallDriver
+from ..calls.info import CallInfo
+from ..calls.observer import QuietObserver
+from ..calls.switch import Playable
 from ..engine import (
     Call,
     CallerHungUp,
-    CallFinished,
     CallRecord,
-    CallStarted,
     CancelTimer,
     DtmfReceived,
     Event,
     Output,
-    PlaybackFinished,
     Play,
+    PlaybackFinished,
     PlaySilence,
     SayDigits,
     StartTimer,
     StopPlayback,
-    TimerFired,
+    Timer,
     Transfer,
     TransferFinished,
 )
 
 SECONDS_PER_SAID_DIGIT = 0.6
+_SCHEDULED = (Play, PlaySilence, SayDigits, StopPlayback, Transfer)
 
 
 @dataclass(order=True)
@@ -60,9 +69,12 @@ class VirtualSwitch:
         self._duration = durations.__getitem__ if isinstance(durations, Mapping) else durations
         self._due: list[_Due] = []
         self._cancelled: set[int] = set()
-        self._timer_entries: dict[object, int] = {}
         self._play_entries: dict[int, int] = {}
         self._seq = itertools.count()
+        self._reserved: deque[int] = deque()  # order numbers of scheduled outputs, in output order
+        self._timer_seq: dict[Timer, int] = {}
+        info = CallInfo("virtual", call.ivr.extension, "", "", call.ivr.extension)
+        self.driver = CallDriver(call, info, self, _Log(self), lambda: self.now)
 
     @property
     def record(self) -> CallRecord | None:
@@ -72,67 +84,107 @@ class VirtualSwitch:
     def ended(self) -> bool:
         return self.call.record is not None
 
+    # --- the caller -----------------------------------------------------------
+
     def start(self, variables: Mapping[str, str] | None = None) -> None:
-        self.feed(CallStarted(self.now, dict(variables or {})))
+        self.driver.start(dict(variables or {}))
 
     def press(self, digits: str) -> None:
         for digit in digits:
             self.feed(DtmfReceived(self.now, digit))
 
-    def hang_up(self, cause: str = "NORMAL_CLEARING") -> None:
+    def hang_up_caller(self, cause: str = "NORMAL_CLEARING") -> None:
         self.feed(CallerHungUp(self.now, cause))
+
+    def feed(self, event: Event) -> None:
+        """Hand the call any event now, as the switch would; its outputs are logged and obeyed."""
+        self.driver.post(event)
+
+    # --- time -----------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
         """Let virtual time pass, delivering everything that falls due meanwhile."""
         until = self.now + seconds
-        while self._due and self._due[0].at <= until:
-            due = heapq.heappop(self._due)
-            if due.seq in self._cancelled:
-                self._cancelled.discard(due.seq)
-                continue
-            self.now = due.at
-            self.feed(replace(due.event, at=self.now))
+        while (due := self._next_due()) is not None and due[0] <= until:
+            at, _, entry = due
+            self.now = at
+            if entry is None:
+                self.driver.fire_due_timers()
+            else:
+                heapq.heappop(self._due)
+                self.feed(replace(entry.event, at=self.now))
         self.now = until
 
     def run_to_end(self, limit: float = 24 * 3600.0) -> CallRecord:
         """Advance until the call ends (a caller who never presses a key)."""
-        while not self.ended and self._due and self._due[0].at - self.now <= limit:
-            self.advance(self._due[0].at - self.now)
+        while not self.ended and (due := self._next_due()) is not None and due[0] - self.now <= limit:
+            self.advance(due[0] - self.now)
         if self.call.record is None:
             raise RuntimeError(f"call still running after {limit} s of virtual time")
         return self.call.record
 
     def next_due_in(self) -> float | None:
-        live = [d.at for d in self._due if d.seq not in self._cancelled]
-        return min(live) - self.now if live else None
+        due = self._next_due()
+        return None if due is None else due[0] - self.now
 
     def outputs(self, kind: type | tuple[type, ...] = object) -> list[Output]:
         return [output for _, output in self.log if isinstance(output, kind)]
 
-    def feed(self, event: Event) -> None:
-        """Hand the call any event now, as the switch would; its outputs are logged and obeyed."""
-        for output in self.call.handle(event):
+    def _next_due(self) -> tuple[float, int, _Due | None] | None:
+        """The earliest of the switch's own events and the driver's timers; None for a timer."""
+        while self._due and self._due[0].seq in self._cancelled:
+            self._cancelled.discard(heapq.heappop(self._due).seq)
+        found: tuple[float, int, _Due | None] | None = None
+        if self._due:
+            found = (self._due[0].at, self._due[0].seq, self._due[0])
+        deadline, timer = self.driver.next_deadline(), self.driver.timers.next_timer()
+        if deadline is not None and timer is not None:
+            seq = self._timer_seq.get(timer, -1)
+            if found is None or (deadline, seq) < found[:2]:
+                found = (deadline, seq, None)
+        return found
+
+    # --- the Switch protocol --------------------------------------------------
+
+    def answer(self) -> None:
+        pass
+
+    def play(self, prompt: Playable) -> None:
+        self._play_entries[prompt.play_id] = self._schedule(self._length(prompt), PlaybackFinished(0.0, prompt.play_id))
+
+    def stop_playback(self, play_id: int) -> None:
+        self._cancel(self._play_entries.pop(play_id, None))
+        self._schedule(0.0, PlaybackFinished(0.0, play_id))
+
+    def set_variable(self, name: str, value: str) -> None:
+        pass
+
+    def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
+        pass
+
+    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
+        self._schedule(0.0, TransferFinished(0.0, self.transfer_ok, "" if self.transfer_ok else "NO_ANSWER"))
+
+    def hang_up(self, cause: str) -> None:
+        pass
+
+    def finished(self) -> None:
+        self._due.clear()
+        self._timer_seq.clear()
+
+    # --- bookkeeping ----------------------------------------------------------
+
+    def _logged(self, outputs: list[Output]) -> None:
+        for output in outputs:
             self.log.append((self.now, output))
-            self._obey(output)
+            if isinstance(output, StartTimer):
+                self._timer_seq[output.timer] = next(self._seq)
+            elif isinstance(output, CancelTimer):
+                self._timer_seq.pop(output.timer, None)
+            elif isinstance(output, _SCHEDULED):
+                self._reserved.append(next(self._seq))
 
-    def _obey(self, output: Output) -> None:
-        if isinstance(output, StartTimer):
-            self._timer_entries[output.timer] = self._schedule(output.seconds, TimerFired(0.0, output.timer))
-        elif isinstance(output, CancelTimer):
-            self._cancel(self._timer_entries.pop(output.timer, None))
-        elif isinstance(output, (Play, PlaySilence, SayDigits)):
-            self._play_entries[output.play_id] = self._schedule(
-                self._length(output), PlaybackFinished(0.0, output.play_id)
-            )
-        elif isinstance(output, StopPlayback):
-            self._cancel(self._play_entries.pop(output.play_id, None))
-            self._schedule(0.0, PlaybackFinished(0.0, output.play_id))
-        elif isinstance(output, Transfer):
-            self._schedule(0.0, TransferFinished(0.0, self.transfer_ok, "" if self.transfer_ok else "NO_ANSWER"))
-        elif isinstance(output, CallFinished):
-            self._due.clear()
-
-    def _length(self, output: Play | PlaySilence | SayDigits) -> float:
+    def _length(self, output: Playable) -> float:
         if isinstance(output, Play):
             return self._duration(output.filename)
         if isinstance(output, PlaySilence):
@@ -140,7 +192,7 @@ class VirtualSwitch:
         return SECONDS_PER_SAID_DIGIT * len(output.digits)
 
     def _schedule(self, delay: float, event: Event) -> int:
-        seq = next(self._seq)
+        seq = self._reserved.popleft() if self._reserved else next(self._seq)
         heapq.heappush(self._due, _Due(self.now + delay, seq, event))
         return seq
 
@@ -148,3 +200,12 @@ class VirtualSwitch:
         if seq is not None:
             self._cancelled.add(seq)
 
+
+class _Log(QuietObserver):
+    """The driver's observer: only the outputs matter here, logged with their virtual time."""
+
+    def __init__(self, switch: VirtualSwitch) -> None:
+        self._switch = switch
+
+    def outputs(self, info: CallInfo, outputs: list[Output]) -> None:
+        self._switch._logged(outputs)

@@ -1,0 +1,469 @@
+"""One call's outbound Event Socket conversation, without I/O: bytes and calls in, bytes and events out.
+
+Theory of operation
+-------------------
+`start` queues the handshake (connect, myevents, nixevent, linger: one write,
+four replies). The bytes FreeSWITCH sends go to `receive_data`; `next_event`
+then takes the frames one at a time, in order, and returns each engine event
+they carry (a frame's effects, such as sending the next application, happen
+before the next frame is looked at). The `Switch` methods (answer, play, ...)
+turn the engine's commands into `sendmsg` applications. What to write is
+collected in an outbox that the I/O shell empties with `data_to_send`.
+
+Applications run one at a time: the next is sent only when the previous one's
+CHANNEL_EXECUTE_COMPLETE with our `Application-UUID` has arrived, so nothing
+runs nested and completions are never matched by application name. Replies
+carry no id: they come in the order commands were sent, and each command
+queues what its reply means. A reply awaited longer than `command_timeout`
+fails that command; its late reply is then dropped.
+
+Releasing the channel: once the engine is done (`finished`) the shell waits
+until `released` (the switch hung up, or the channel left for its transfer
+target when `exit_after_transfer` is set) and then sends `exit`. A
+transferred call's socket is held until it hangs up: `exit` clears
+FreeSWITCH's control flag, which ends a `park` or a second `socket` running
+at the target.
+
+One module, longer than most: the app queue, the reply order, the command
+deadlines and the release rules depend on one another and are read together.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from ..calls.observer import CallObserver
+from ..calls.routing import Rejected
+from ..calls.switch import Playable, UnsafeValue
+from ..engine import (
+    CallerHungUp,
+    DtmfReceived,
+    Event as EngineEvent,
+    Play,
+    PlaybackFinished,
+    PlaySilence,
+    SwitchFailed,
+    TransferFinished,
+)
+from ..menu.sound_paths import sound_path
+from . import builders as esl
+from .frames import ApiResponse, ChannelData, DisconnectNotice, EslEvent, Frame, MalformedFrame, Reply
+from .framing import FrameReader
+
+log = logging.getLogger("ivrflow.esl")
+
+PLAYBACK_FAILURES = frozenset({"FILE NOT FOUND", "PLAYBACK ERROR"})
+
+# `myevents` subscribes to these too, but a call needs none of them: it lives on
+# CHANNEL_EXECUTE(_COMPLETE), DTMF, CHANNEL_HANGUP(_COMPLETE) and the disconnect
+# notices. Each event carries every channel variable (kilobytes); not receiving
+# a third of them saves the switch's work and ours.
+UNUSED_EVENTS = (
+    "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
+    "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_OUTGOING",
+    "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_APPLICATION", "CHANNEL_DATA", "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID", "TALK", "NOTALK", "DETECTED_SPEECH",
+)
+HANDSHAKE_STEPS = ("connect", "myevents", "nixevent", "linger")
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSettings:
+    """How engine commands become FreeSWITCH applications, and how long to wait for the switch."""
+
+    sound_dir: Path
+    transfer_context: str = ""  # empty: the caller's own dialplan context
+    simple_transfer_context: str = "ivrflow-simple-transfer"
+    bridge_template: str = "user/{number}"
+    # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
+    # at once), or hold the socket until the channel hangs up (the default: see above).
+    exit_after_transfer: bool = False
+    linger_seconds: int = 30
+    command_timeout: float = 5.0
+    teardown_timeout: float = 10.0
+    idle_timeout: float = 4 * 3600.0
+
+
+class _Awaits(Enum):
+    HANDSHAKE = "handshake"
+    APP = "app"
+    EXIT = "exit"
+    NOTHING = "nothing"  # a reply nobody waits for (uuid_break, hangup), or one that came too late
+
+
+@dataclass(slots=True)
+class _App:
+    name: str
+    arg: str | None
+    event_uuid: str
+    play_id: int | None = None
+    transfer: bool = False
+    executing: bool = False
+    break_when_executing: bool = False
+    sent_at: float = 0.0
+
+
+@dataclass(slots=True)
+class _Expected:
+    awaits: _Awaits
+    deadline: float | None = None  # None: nobody waits for it
+    app: _App | None = None
+
+
+class EslDialogue:
+    """The FreeSWITCH side of one call, as a `Switch` for the call layer."""
+
+    def __init__(self, settings: SwitchSettings, observer: CallObserver, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.clock = clock
+        self.channel: ChannelData | None = None  # the connect reply, once the handshake succeeded
+        self.hung_up = False  # by the caller, or by our own hangup command
+        self.released = False  # the switch is done with the channel
+        self.transferred = False  # the channel left for a transfer target
+        self.done = False  # the engine has finished; only letting go remains
+        self.exited = False  # `exit` was sent
+        self.call_id = "-"
+        self._reader = FrameReader()
+        self._frames: deque[tuple[float, Frame]] = deque()
+        self._outbox: list[bytes] = []
+        self._expected: deque[_Expected] = deque()
+        self._handshake_replies: list[Frame] = []
+        self._apps: deque[_App] = deque()
+        self._in_flight: _App | None = None
+        self._uuid_prefix = str(uuid.uuid4())[:-4]
+        self._app_count = 0
+        self._caller_context = "default"
+
+    # --- bytes ----------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        data, self._outbox = b"".join(self._outbox), []
+        return data
+
+    def receive_data(self, data: bytes, at: float) -> None:
+        """Bytes from the switch; b"" at end of stream."""
+        frames = self._reader.feed(data) if data else self._reader.close()
+        self._frames.extend((at, frame) for frame in frames)
+
+    def next_event(self) -> EngineEvent | None:
+        """Handle received frames in order until one gives the engine an event; None when none is left."""
+        while self._frames:
+            at, frame = self._frames.popleft()
+            event = self._handle(frame, at)
+            if event is not None:
+                return event
+        return None
+
+    def _send(self, command: bytes, awaits: _Awaits, app: _App | None = None, awaited: bool = True) -> None:
+        deadline = self.clock() + self.settings.command_timeout if awaited else None
+        self._outbox.append(command)
+        self._expected.append(_Expected(awaits if awaited else _Awaits.NOTHING, deadline, app))
+
+    # --- deadlines ------------------------------------------------------------
+
+    def reply_deadline(self) -> float | None:
+        """When the oldest awaited reply is overdue."""
+        for expected in self._expected:
+            if expected.deadline is not None:
+                return expected.deadline
+        return None
+
+    def check_deadlines(self, now: float) -> EngineEvent | None:
+        """Fail the command whose reply is overdue; Rejected while still in the handshake."""
+        for expected in self._expected:
+            if expected.deadline is None or expected.deadline > now:
+                continue
+            what, expected.deadline, awaits = expected.awaits.value, None, expected.awaits
+            expected.awaits = _Awaits.NOTHING  # its reply, should it come, is dropped
+            reason = f"no reply within {self.settings.command_timeout} s"
+            if awaits is _Awaits.HANDSHAKE:
+                raise Rejected("handshake_failed", f"handshake: {reason}")
+            if awaits is _Awaits.APP and expected.app is not None:
+                self.observer.error("command_timeout")
+                return self._app_failed(f"{expected.app.name}: {reason}")
+            log.debug("%s: %s", what, reason, extra={"call": self.call_id})
+        return None
+
+    # --- the handshake --------------------------------------------------------
+
+    def start(self) -> None:
+        # The handshake in one write: one round trip instead of four. (Were the socket
+        # not `async full`, nixevent and linger get -ERR and the call is handed back.)
+        self._outbox.append(_handshake(self.settings.linger_seconds))
+        deadline = self.clock() + self.settings.command_timeout
+        self._expected.extend(_Expected(_Awaits.HANDSHAKE, deadline) for _ in HANDSHAKE_STEPS)
+
+    def _handshake_reply(self, frame: Frame) -> None:
+        self._handshake_replies.append(frame)
+        if len(self._handshake_replies) < len(HANDSHAKE_STEPS):
+            return
+        data, *replies = self._handshake_replies
+        if not isinstance(data, ChannelData):
+            raise Rejected("handshake_failed", f"connect answered {data!r}")
+        headers = data.headers
+        self.call_id = data.unique_id
+        mode, control = headers.get("Socket-Mode", ""), headers.get("Control", "")
+        if (mode, control) != ("async", "full"):
+            raise Rejected(
+                "not_async_full",
+                f"socket opened as '{mode} {control}'; the dialplan must say 'socket HOST:PORT async full'",
+            )
+        for what, reply in zip(HANDSHAKE_STEPS[1:], replies):
+            if not isinstance(reply, Reply) or not reply.ok:
+                raise Rejected("handshake_failed", f"{what} refused: {getattr(reply, 'text', reply)!r}")
+        self._caller_context = headers.get("Caller-Context") or "default"
+        self.channel = data
+
+    # --- switch -> engine -----------------------------------------------------
+
+    def _handle(self, frame: Frame, at: float) -> EngineEvent | None:
+        if isinstance(frame, MalformedFrame):
+            log.warning("skipped a malformed frame: %s (%r)", frame.reason, frame.raw[:200], extra={"call": self.call_id})
+            self.observer.error("malformed_frame")
+            return None
+        if isinstance(frame, (Reply, ApiResponse, ChannelData)):
+            return self._reply(frame)
+        self._note_release(frame)
+        if isinstance(frame, EslEvent):
+            return self._on_event(frame, at)
+        if isinstance(frame, DisconnectNotice):
+            event = self._caller_gone(at, "disconnect notice")
+            self.done = self.done or not frame.is_linger
+            return event
+        return None
+
+    def _reply(self, frame: Reply | ApiResponse | ChannelData) -> EngineEvent | None:
+        if not self._expected:
+            log.warning("reply nobody asked for: %r", frame, extra={"call": self.call_id})
+            return None
+        expected = self._expected.popleft()
+        if expected.awaits is _Awaits.HANDSHAKE:
+            self._handshake_reply(frame)
+        elif expected.awaits is _Awaits.APP and expected.app is not None:
+            app = expected.app
+            self.observer.command_timed(app.name, self.clock() - app.sent_at)
+            if not isinstance(frame, Reply) or not frame.ok:
+                self.observer.error("switch_refused")
+                return self._app_failed(f"{app.name} refused: {getattr(frame, 'text', frame)!r}")
+        return None
+
+    def _on_event(self, event: EslEvent, at: float) -> EngineEvent | None:
+        name = event.name
+        if name == "CHANNEL_EXECUTE":
+            self._on_execute(event)
+        elif name == "CHANNEL_EXECUTE_COMPLETE":
+            return self._on_execute_complete(event, at)
+        elif name == "DTMF":
+            return self._on_dtmf(event.get("DTMF-Digit") or "", at)
+        elif name == "CHANNEL_HANGUP":
+            return self._caller_gone(at, event.get("Hangup-Cause") or "NORMAL_CLEARING")
+        return None
+
+    def _on_dtmf(self, digit: str, at: float) -> EngineEvent | None:
+        try:
+            return DtmfReceived(at, digit)
+        except ValueError:
+            log.warning("ignored a DTMF event with digit %r", digit, extra={"call": self.call_id})
+            self.observer.error("bad_dtmf")
+            return None
+
+    def _on_execute(self, event: EslEvent) -> None:
+        app = self._in_flight
+        if app is None or event.get("Application-UUID") != app.event_uuid:
+            return
+        app.executing = True
+        if app.break_when_executing:
+            self._break()
+
+    def _on_execute_complete(self, event: EslEvent, at: float) -> EngineEvent | None:
+        app = self._in_flight
+        if app is None or event.get("Application-UUID") != app.event_uuid:
+            return None
+        self._in_flight = None
+        result: EngineEvent | None = None
+        response = event.get("Application-Response") or ""
+        if app.play_id is not None:
+            failed = response in PLAYBACK_FAILURES and not self.hung_up
+            result = PlaybackFinished(at, app.play_id, response if failed else None)
+        elif app.transfer:
+            result = self._transfer_complete(app, event, at)
+        self._send_next_app()
+        return result
+
+    def _transfer_complete(self, app: _App, event: EslEvent, at: float) -> EngineEvent:
+        if app.name == "transfer":
+            self.transferred = True
+            return TransferFinished(at, True)
+        disposition = event.get("variable_originate_disposition") or ""
+        answered = disposition in ("SUCCESS", "ANSWER")
+        if answered:  # the bridged conversation is over; end the caller's leg too
+            self._send(esl.hangup("NORMAL_CLEARING"), _Awaits.NOTHING, awaited=False)
+            self.hung_up = True
+        return TransferFinished(at, answered, disposition or "bridge failed")
+
+    def _caller_gone(self, at: float, cause: str) -> EngineEvent | None:
+        if self.hung_up or self.channel is None:
+            return None
+        self.hung_up = True
+        return CallerHungUp(at, cause)
+
+    def _note_release(self, frame: Frame) -> None:
+        """Whether the switch is done with the channel: hung up, or gone to its transfer target."""
+        if isinstance(frame, DisconnectNotice) or isinstance(frame, EslEvent) and (
+            frame.name == "CHANNEL_HANGUP_COMPLETE"
+            or frame.name == "CHANNEL_EXECUTE_COMPLETE"
+            and frame.get("Application") == "socket"
+            and self.settings.exit_after_transfer
+        ):
+            self.released = True
+
+    def _app_failed(self, reason: str) -> EngineEvent:
+        log.warning("switch could not run a command: %s", reason, extra={"call": self.call_id})
+        self._in_flight = None
+        return SwitchFailed(self.clock(), reason)
+
+    # --- engine -> switch: the Switch protocol --------------------------------
+
+    def answer(self) -> None:
+        self._queue_app("answer", None)
+
+    def play(self, prompt: Playable) -> None:
+        terminators = "any" if prompt.interruptible else "none"
+        try:
+            if isinstance(prompt, Play):
+                path = _playable_path(self.settings.sound_dir, prompt.filename)
+                self._queue_app("playback", esl.playback_arg(path, terminators=terminators), prompt.play_id)
+            elif isinstance(prompt, PlaySilence):
+                arg = esl.playback_arg(esl.silence_arg(prompt.milliseconds), terminators=terminators)
+                self._queue_app("playback", arg, prompt.play_id)
+            else:
+                arg = f"%[playback_terminators={terminators}]" + esl.say_digits_arg(prompt.digits, method=prompt.method)
+                self._queue_app("say", arg, prompt.play_id)
+        except ValueError as exc:  # esl.UnsafeArgument, or a sound path leaving the sound directory
+            raise UnsafeValue(str(exc)) from exc
+
+    def stop_playback(self, play_id: int) -> None:
+        for queued in self._apps:
+            if queued.play_id == play_id:
+                self._apps.remove(queued)  # never sent: nothing to stop
+                return
+        app = self._in_flight
+        if app is None or app.play_id != play_id:
+            return
+        if app.executing:
+            self._break()
+        else:
+            # A break sent before the app starts is cleared when it starts.
+            app.break_when_executing = True
+
+    def set_variable(self, name: str, value: str) -> None:
+        self._queue_app("export", _safe(esl.set_arg, name, value))
+
+    def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
+        self._queue_app("set", _safe(esl.set_arg, f"effective_caller_id_{field}", value))
+
+    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
+        if len(destinations) == 1:
+            if kind == "simple_transfer":
+                context = self.settings.simple_transfer_context
+            else:
+                context = self.settings.transfer_context or self._caller_context
+            self._queue_app("transfer", _safe(esl.transfer_arg, destinations[0], context), transfer=True)
+            return
+        # Ring every destination at once; continue_on_fail makes bridge return
+        # on failure, so the engine learns the result instead of the dialplan.
+        bridge = _safe(esl.bridge_arg, self.settings.bridge_template, destinations)
+        self._queue_app("set", esl.set_arg("continue_on_fail", "true"))
+        self._queue_app("set", esl.set_arg("hangup_after_bridge", "false"))
+        self._queue_app("bridge", bridge, transfer=True)
+
+    def hang_up(self, cause: str) -> None:
+        self._apps.clear()
+        if not self.hung_up:
+            command = _safe(esl.hangup, cause)
+            self.hung_up = True
+            self._send(command, _Awaits.NOTHING, awaited=False)
+
+    def finished(self) -> None:
+        self.done = True
+
+    def exit(self) -> None:
+        """Give the channel back to the dialplan (after the call, or for a call not ours)."""
+        if not self.exited:
+            self.exited = True
+            self._send(esl.exit_(), _Awaits.EXIT)
+
+    @property
+    def exit_acknowledged(self) -> bool:
+        return self.exited and not any(e.awaits is _Awaits.EXIT for e in self._expected)
+
+    def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
+        if self.hung_up:
+            return
+        self._app_count += 1
+        # Unique on this channel, which is all Application-UUID matching needs: one random
+        # prefix per call and a counter, instead of a fresh uuid4 (a getrandom call) per command.
+        event_uuid = f"{self._uuid_prefix}{self._app_count:04x}"
+        self._apps.append(_App(name, arg, event_uuid, play_id, transfer))
+        self._send_next_app()
+
+    def _send_next_app(self) -> None:
+        if self._in_flight is not None or not self._apps or self.hung_up:
+            return
+        app = self._apps.popleft()
+        self._in_flight = app
+        app.sent_at = self.clock()
+        self._send(esl.execute(app.name, app.arg, event_uuid=app.event_uuid), _Awaits.APP, app)
+
+    def _break(self) -> None:
+        if self.hung_up:
+            return  # the hangup ends the prompt anyway
+        self._send(esl.uuid_break(self.call_id), _Awaits.NOTHING, awaited=False)
+
+
+class ChannelVariables(Mapping[str, str]):
+    """The channel's variables (`variable_<name>` headers of the connect reply), read on demand."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers["variable_" + name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name[9:] for name in self._headers if name.startswith("variable_"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _safe(build: Callable[..., _T], *args: object) -> _T:
+    try:
+        return build(*args)
+    except ValueError as exc:
+        raise UnsafeValue(str(exc)) from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _handshake(linger_seconds: int) -> bytes:
+    """The same four commands open every call: built and checked once."""
+    return esl.connect() + esl.myevents() + esl.nixevent(*UNUSED_EVENTS) + esl.linger(linger_seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _playable_path(sound_dir: Path, filename: str) -> str:
+    # Resolving costs a few system calls; a prompt's path is checked once, not per call.
+    return str(sound_path(sound_dir, filename))

@@ -1,0 +1,345 @@
+"""The ESL dialogue without sockets: bytes from the switch and Switch calls in, bytes and engine events out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ivrflow.calls.routing import Rejected
+from ivrflow.calls.switch import UnsafeValue
+from ivrflow.engine import (
+    CallerHungUp,
+    DtmfReceived,
+    Event,
+    Play,
+    PlaybackFinished,
+    SwitchFailed,
+    TransferFinished,
+)
+from ivrflow.calls.observer import QuietObserver
+from ivrflow.freeswitch.dialogue import EslDialogue, SwitchSettings
+from ivrflow.testing.fs_frames import (
+    api_response_frame,
+    channel_data_frame,
+    disconnect_notice_frame,
+    event_frame_head,
+    plain_event_body,
+    reply_frame,
+)
+
+UUID = "5e6c1a9e-7d1f-4b5c-9a9e-2f4b7c0d1e23"
+SOUNDS = Path("/srv/sounds")
+OK = reply_frame("+OK")
+
+
+@dataclass
+class Seen(QuietObserver):
+    errors: list[str] = field(default_factory=list)
+    timed: list[str] = field(default_factory=list)
+
+    def command_timed(self, command: str, seconds: float) -> None:
+        self.timed.append(command)
+
+    def error(self, kind: str) -> None:
+        self.errors.append(kind)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(name: str, *fields: tuple[str, str]) -> bytes:
+    body = plain_event_body([("Event-Name", name), ("Unique-ID", UUID), *fields])
+    return event_frame_head(body) + body
+
+
+def execute(app_uuid: str, app: str = "playback") -> bytes:
+    return event("CHANNEL_EXECUTE", ("Application", app), ("Application-UUID", app_uuid))
+
+
+def complete(app_uuid: str, app: str = "playback", response: str = "FILE PLAYED", *extra: tuple[str, str]) -> bytes:
+    return event(
+        "CHANNEL_EXECUTE_COMPLETE",
+        ("Application", app),
+        ("Application-Response", response),
+        ("Application-UUID", app_uuid),
+        *extra,
+    )
+
+
+def connect_reply(mode: str = "async", control: str = "full") -> bytes:
+    fields = [("Event-Name", "CHANNEL_DATA"), ("Unique-ID", UUID), ("Caller-Destination-Number", "071"), ("Caller-Context", "public")]
+    return channel_data_frame(fields, socket_mode=mode, control=control)
+
+
+def feed(dialogue: EslDialogue, data: bytes, at: float = 100.0) -> list[Event]:
+    dialogue.receive_data(data, at)
+    events = []
+    while (found := dialogue.next_event()) is not None:
+        events.append(found)
+    return events
+
+
+def connected(**settings: object) -> tuple[EslDialogue, Seen, Clock]:
+    seen, clock = Seen(), Clock()
+    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS, **settings), seen, clock)  # type: ignore[arg-type]
+    dialogue.start()
+    dialogue.data_to_send()
+    assert feed(dialogue, connect_reply() + OK + OK + OK) == []
+    return dialogue, seen, clock
+
+
+def app_uuid(sent: bytes) -> str:
+    [line] = [line for line in sent.split(b"\n") if line.startswith(b"Event-UUID: ")]
+    return line.split(b": ", 1)[1].decode()
+
+
+# --- the handshake --------------------------------------------------------------
+
+
+def test_the_handshake_goes_in_one_write_and_its_replies_set_up_the_channel() -> None:
+    seen, clock = Seen(), Clock()
+    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS, linger_seconds=30), seen, clock)
+    dialogue.start()
+    sent = dialogue.data_to_send()
+    assert sent.startswith(b"connect\n\nmyevents\n\nnixevent CHANNEL_CREATE ")
+    assert sent.endswith(b"\n\nlinger 30\n\n")
+    assert dialogue.reply_deadline() == 105.0
+    feed(dialogue, connect_reply() + OK + OK)
+    assert dialogue.channel is None  # three replies of four
+    feed(dialogue, OK)
+    assert dialogue.channel is not None and dialogue.call_id == UUID
+    assert dialogue.reply_deadline() is None
+
+
+@pytest.mark.parametrize(
+    ("replies", "reason", "message"),
+    [
+        (connect_reply("static", "full") + OK + OK + OK, "not_async_full", "socket HOST:PORT async full"),
+        (connect_reply() + OK + reply_frame("-ERR not allowed") + OK, "handshake_failed", "nixevent refused"),
+        (OK + OK + OK + OK, "handshake_failed", "connect answered"),
+    ],
+)
+def test_a_socket_that_is_not_ours_is_rejected(replies: bytes, reason: str, message: str) -> None:
+    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS), Seen(), Clock())
+    dialogue.start()
+    with pytest.raises(Rejected, match=message) as caught:
+        feed(dialogue, replies)
+    assert caught.value.reason == reason
+
+
+def test_a_silent_switch_fails_the_handshake_at_its_deadline() -> None:
+    clock = Clock()
+    dialogue = EslDialogue(SwitchSettings(sound_dir=SOUNDS), Seen(), clock)
+    dialogue.start()
+    assert dialogue.check_deadlines(104.9) is None
+    with pytest.raises(Rejected, match="handshake: no reply within 5.0 s"):
+        dialogue.check_deadlines(105.0)
+
+
+# --- applications -----------------------------------------------------------------
+
+
+def test_a_playback_is_one_sendmsg_and_its_completion_one_event() -> None:
+    dialogue, seen, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    sent = dialogue.data_to_send()
+    uuid = app_uuid(sent)
+    assert sent == (
+        b"sendmsg\ncall-command: execute\nexecute-app-name: playback\n"
+        b"execute-app-arg: %[playback_terminators=any]/srv/sounds/hello.wav\n"
+        b"Event-UUID: " + uuid.encode() + b"\n\n"
+    )
+    assert feed(dialogue, OK + execute(uuid)) == []
+    assert feed(dialogue, complete(uuid), at=104.2) == [PlaybackFinished(104.2, 1, None)]
+    assert seen.timed == ["playback"]
+
+
+def test_applications_run_one_at_a_time() -> None:
+    dialogue, _, _ = connected()
+    dialogue.answer()
+    first = dialogue.data_to_send()
+    dialogue.play(Play(1, "hello.wav", interruptible=False))
+    assert dialogue.data_to_send() == b""  # queued behind answer
+    feed(dialogue, OK + execute(app_uuid(first), "answer"))
+    assert dialogue.data_to_send() == b""
+    feed(dialogue, complete(app_uuid(first), "answer", "+OK"))
+    second = dialogue.data_to_send()
+    assert b"execute-app-name: playback\nexecute-app-arg: %[playback_terminators=none]" in second
+
+
+def test_barge_in_breaks_a_playing_prompt_and_waits_for_one_not_yet_started() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    uuid = app_uuid(dialogue.data_to_send())
+    feed(dialogue, OK)
+    dialogue.stop_playback(1)
+    assert dialogue.data_to_send() == b""  # a break before the app starts would be cleared when it starts
+    feed(dialogue, execute(uuid))
+    assert dialogue.data_to_send() == b"api uuid_break " + UUID.encode() + b"\n\n"
+    # The break's reply is nobody's; the completion ends the prompt.
+    assert feed(dialogue, api_response_frame("+OK\n") + complete(uuid)) == [PlaybackFinished(100.0, 1, None)]
+
+
+def test_a_digit_is_an_event_and_a_bad_digit_is_counted_not_passed_on() -> None:
+    dialogue, seen, _ = connected()
+    events = feed(dialogue, event("DTMF", ("DTMF-Digit", "5")) + event("DTMF", ("DTMF-Digit", "x")), at=101.5)
+    assert events == [DtmfReceived(101.5, "5")]
+    assert seen.errors == ["bad_dtmf"]
+
+
+def test_a_stopped_prompt_that_was_only_queued_is_never_sent() -> None:
+    dialogue, _, _ = connected()
+    dialogue.answer()
+    answer = app_uuid(dialogue.data_to_send())
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    dialogue.stop_playback(1)
+    feed(dialogue, OK + complete(answer, "answer", "+OK"))
+    assert dialogue.data_to_send() == b""
+
+
+def test_a_refused_application_fails_the_call() -> None:
+    dialogue, seen, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    dialogue.data_to_send()
+    [failed] = feed(dialogue, reply_frame("-ERR no such app"))
+    assert isinstance(failed, SwitchFailed) and "playback refused" in failed.reason
+    assert seen.errors == ["switch_refused"]
+
+
+def test_an_unanswered_command_fails_at_its_deadline_and_its_late_reply_is_dropped() -> None:
+    dialogue, seen, clock = connected()
+    dialogue.answer()
+    dialogue.data_to_send()
+    assert dialogue.reply_deadline() == 105.0
+    failed = dialogue.check_deadlines(105.0)
+    assert isinstance(failed, SwitchFailed) and "no reply within" in failed.reason
+    assert seen.errors == ["command_timeout"]
+    dialogue.set_variable("lang", "en")
+    sent = dialogue.data_to_send()
+    assert b"execute-app-name: export" in sent
+    feed(dialogue, OK + OK)  # the late reply, then the export's
+    assert dialogue.reply_deadline() is None
+
+
+def test_a_completion_for_an_application_never_sent_is_ignored() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    uuid = app_uuid(dialogue.data_to_send())
+    foreign = complete("0f0f0f0f-0000-4000-8000-000000000000") + complete(uuid, "bridge")
+    assert feed(dialogue, OK + foreign) == [PlaybackFinished(100.0, 1, None)]
+
+
+def test_an_unsafe_value_never_reaches_the_wire() -> None:
+    dialogue, _, _ = connected()
+    with pytest.raises(UnsafeValue):
+        dialogue.set_variable("x\nEvent-Name: FORGED", "1")
+    with pytest.raises(UnsafeValue):
+        dialogue.play(Play(2, "../../etc/passwd", interruptible=True))
+    assert dialogue.data_to_send() == b""
+
+
+# --- transfers ------------------------------------------------------------------
+
+
+def test_a_transfer_goes_to_the_callers_context_and_holds_the_socket() -> None:
+    dialogue, _, _ = connected()
+    dialogue.transfer(("002",), "transfer")
+    sent = dialogue.data_to_send()
+    assert b"execute-app-name: transfer\nexecute-app-arg: 002 XML public\n" in sent
+    assert feed(dialogue, OK + complete(app_uuid(sent), "transfer", "+OK")) == [TransferFinished(100.0, True)]
+    assert dialogue.transferred and not dialogue.released
+    feed(dialogue, event("CHANNEL_EXECUTE_COMPLETE", ("Application", "socket"), ("Application-UUID", "x")))
+    assert not dialogue.released  # held: exit would knock out a park at the target
+    feed(dialogue, event("CHANNEL_HANGUP_COMPLETE"))
+    assert dialogue.released
+
+
+def test_exit_after_transfer_releases_when_the_channel_leaves_the_socket() -> None:
+    dialogue, _, _ = connected(exit_after_transfer=True)
+    feed(dialogue, event("CHANNEL_EXECUTE_COMPLETE", ("Application", "socket"), ("Application-UUID", "x")))
+    assert dialogue.released
+
+
+def test_ringing_several_destinations_is_one_bridge_and_an_answered_bridge_hangs_up_after() -> None:
+    dialogue, _, _ = connected()
+    dialogue.transfer(("101", "102"), "transfer")
+    sets = []
+    for _ in range(2):
+        sent = dialogue.data_to_send()
+        sets.append(sent)
+        feed(dialogue, OK + complete(app_uuid(sent), "set", "+OK"))
+    assert b"execute-app-arg: continue_on_fail=true" in sets[0]
+    assert b"execute-app-arg: hangup_after_bridge=false" in sets[1]
+    bridge = dialogue.data_to_send()
+    assert b"execute-app-name: bridge\nexecute-app-arg: user/101,user/102\n" in bridge
+    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "SUCCESS"))
+    assert feed(dialogue, OK + done) == [TransferFinished(100.0, True, "SUCCESS")]
+    assert dialogue.data_to_send() == b"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n"
+
+
+def test_an_unanswered_bridge_is_a_failed_transfer() -> None:
+    dialogue, _, _ = connected()
+    dialogue.transfer(("101", "102"), "transfer")
+    for _ in range(2):
+        feed(dialogue, OK + complete(app_uuid(dialogue.data_to_send()), "set", "+OK"))
+    bridge = dialogue.data_to_send()
+    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "NO_ANSWER"))
+    assert feed(dialogue, OK + done) == [TransferFinished(100.0, False, "NO_ANSWER")]
+
+
+# --- hangups ----------------------------------------------------------------------
+
+
+def test_a_hangup_during_a_command_ends_the_call_once_and_sends_nothing_more() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    uuid = app_uuid(dialogue.data_to_send())
+    hangup = event("CHANNEL_HANGUP", ("Hangup-Cause", "NORMAL_CLEARING"))
+    events = feed(dialogue, hangup + OK + execute(uuid) + hangup, at=102.0)
+    assert events == [CallerHungUp(102.0, "NORMAL_CLEARING")]
+    # The engine's reaction to a hangup: stop the prompt, hang up. Neither goes out now.
+    dialogue.stop_playback(1)
+    dialogue.hang_up("NORMAL_CLEARING")
+    dialogue.answer()
+    assert dialogue.data_to_send() == b""
+    # FILE PLAYED or not, a prompt cut by the hangup is no playback error.
+    assert feed(dialogue, complete(uuid, response="PLAYBACK ERROR")) == [PlaybackFinished(100.0, 1, None)]
+
+
+def test_our_own_hangup_is_sent_once_and_the_switchs_hangup_event_is_not_a_caller_hangup() -> None:
+    dialogue, _, _ = connected()
+    dialogue.hang_up("NORMAL_CLEARING")
+    dialogue.hang_up("NORMAL_CLEARING")
+    assert dialogue.data_to_send() == b"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n"
+    assert feed(dialogue, OK + event("CHANNEL_HANGUP", ("Hangup-Cause", "NORMAL_CLEARING"))) == []
+
+
+def test_the_linger_notice_is_a_hangup_and_the_final_notice_ends_the_dialogue() -> None:
+    dialogue, _, _ = connected()
+    assert feed(dialogue, disconnect_notice_frame(UUID, linger_time=30)) == [CallerHungUp(100.0, "disconnect notice")]
+    assert dialogue.released and not dialogue.done
+    feed(dialogue, disconnect_notice_frame(UUID))
+    assert dialogue.done
+
+
+def test_a_malformed_frame_is_counted_and_the_next_one_still_read() -> None:
+    dialogue, seen, _ = connected()
+    assert feed(dialogue, b"no colon here\n\n" + event("DTMF", ("DTMF-Digit", "7"))) == [DtmfReceived(100.0, "7")]
+    assert seen.errors == ["malformed_frame"]
+
+
+def test_exit_is_acknowledged_by_its_reply() -> None:
+    dialogue, _, _ = connected()
+    dialogue.exit()
+    dialogue.exit()
+    assert dialogue.data_to_send() == b"exit\n\n"
+    assert not dialogue.exit_acknowledged
+    feed(dialogue, reply_frame("+OK bye"))
+    assert dialogue.exit_acknowledged
