@@ -66,17 +66,32 @@ def runtime(tmp: Path, base: str, credentials: dict[str, Any], *extra: str) -> I
         reader.join(timeout=5)
 
 
-def call(it: Daemon, sounds: dict[str, int], tmp: Path, **overrides: Any) -> tuple[ChannelHistory, dict[str, Any]]:
+def start(it: Daemon, sounds: dict[str, int], tmp: Path, hello_seconds: float = 3.0, **overrides: Any) -> Any:
     cache = (tmp / "cache" / "sounds").resolve()
-    lengths = {str(cache / f"{sounds['ad']}.wav"): 4.0, str(cache / f"{sounds['hello']}.wav"): 3.0}
+    lengths = {str(cache / f"{sounds['ad']}.wav"): 4.0, str(cache / f"{sounds['hello']}.wav"): hello_seconds}
     script = CallScript(destination_number="071", time_scale=SCALE, sounds=lengths,
                         default_transfer_extension=BRIEF_CALL_AT_TARGET, **overrides)
     assert it.esl is not None
-    switch = start_call(it.esl, script).get(timeout=30)
+    return start_call(it.esl, script)
+
+
+def finish(it: Daemon, call: Any) -> tuple[ChannelHistory, dict[str, Any]]:
+    switch = call.get(timeout=30)
     with gevent.Timeout(10, AssertionError("no call record")):
         while not [r for r in it.records() if r["call_uuid"] == switch.unique_id]:
             gevent.sleep(0.05)
     return switch, next(r for r in it.records() if r["call_uuid"] == switch.unique_id)
+
+
+def call(it: Daemon, sounds: dict[str, int], tmp: Path, **overrides: Any) -> tuple[ChannelHistory, dict[str, Any]]:
+    return finish(it, start(it, sounds, tmp, **overrides))
+
+
+def wait_reloads(it: Daemon, after: int, count: int) -> None:
+    """Until `count` reloads were logged after line `after`."""
+    with gevent.Timeout(15, AssertionError("no reload:\n" + "\n".join(it.lines[after:]))):
+        while sum("menu reloaded from" in line for line in it.lines[after:]) < count:
+            gevent.sleep(0.05)
 
 
 # The YAML example's outcomes (tests/e2e/test_example_menu.py), path for path.
@@ -118,11 +133,16 @@ def test_a_change_through_the_api_reaches_new_calls_within_one_refresh(tmp_path:
         api = server.session(client)
         ids = build_scaled_example(api)
         with runtime(tmp_path, server.base, client, "--menu-refresh", "0.5") as it:
-            first, _ = call(it, ids, tmp_path)
-            assert first.transferred_to == "050"
+            # hello.wav plays 60 s of call time (3 s here): the change lands while this call is in the menu.
+            in_progress = start(it, ids, tmp_path, hello_seconds=60.0)
+            with gevent.Timeout(10, AssertionError("the call never became active")):
+                while it.metric("ivr_calls_active") < 1:
+                    gevent.sleep(0.05)
+            mark = len(it.lines)
             rule = f"/extension/{ids['extension']}/ivr/context/{ids['context']}/options/timeout/rules/{ids['timeout_rule']}"
             api.call("PUT", rule, json={"action": "transfer", "transfer_dst": "060"})
-            it.wait_log(r"menu reloaded from", timeout=10)
-            it.wait_log(r"menu reloaded from", timeout=10)  # a refresh that began after the change
-            second, _ = call(it, ids, tmp_path)
-            assert second.transferred_to == "060"
+            wait_reloads(it, mark, 2)  # the second began after the change
+            new, _ = call(it, ids, tmp_path)
+            old, _ = finish(it, in_progress)
+    assert new.transferred_to == "060"
+    assert old.transferred_to == "050"

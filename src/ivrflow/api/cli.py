@@ -8,8 +8,6 @@ import logging
 import socket
 import sys
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ..service.settings import address
 
 DEFAULT_DB = "sqlite:///ivrflow-api.db"
@@ -39,6 +37,8 @@ def _fail(message: str) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .db import make_engine, migrate
 
     try:
@@ -50,6 +50,8 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _add_client(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from .auth import add_client
     from .db import PendingMigrations, check_migrated, make_engine, sessions
 
@@ -66,6 +68,7 @@ def _add_client(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from ..logs import configure
     from .app import create_app
