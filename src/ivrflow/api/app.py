@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import swagger_ui_bundle
@@ -17,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import Engine, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import routes_extensions, routes_menu, routes_ratings, routes_sounds
 from .auth import Db, issue_token
@@ -26,6 +26,39 @@ from .schemas import ERRORS, TokenReply
 
 BASE = "/api/ver1.0"
 log = logging.getLogger("ivrflow.api")
+
+
+class Observe:
+    """Request id, a log line and metrics for every request (plain ASGI: no per-request task or copy)."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app, self.requests, self.latency = app, requests, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"")[:64].decode("latin-1")
+        request_id = given if given.isprintable() and given else uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            self.requests.labels(route, scope["method"], str(status)).inc()
+            self.latency.labels(route).observe(elapsed)
+            log.info("request_id=%s method=%s path=%s status=%d ms=%.1f", request_id, scope["method"],
+                     scope["path"], status, elapsed * 1000)
 
 
 def create_app(engine: Engine, token_ttl: int = 3600, domain: str = "ivrflow.local") -> FastAPI:
@@ -38,19 +71,7 @@ def create_app(engine: Engine, token_ttl: int = 3600, domain: str = "ivrflow.loc
     latency = Histogram("ivr_api_request_seconds", "API request latency by route", ["route"], registry=registry,
                         buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        requests.labels(route, request.method, str(response.status_code)).inc()
-        latency.labels(route).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        log.info("request_id=%s method=%s path=%s status=%d ms=%.1f", request_id, request.method,
-                 request.url.path, response.status_code, elapsed * 1000)
-        return response
+    app.add_middleware(Observe, requests=requests, latency=latency)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
@@ -63,7 +63,8 @@ def issue_token(session: Session, client_id: str, client_secret: str, ttl: int) 
     return token
 
 
-def db(request: Request) -> Iterator[Session]:
+async def db(request: Request) -> AsyncIterator[Session]:
+    # async only to run on the event loop: making a session does no I/O, its queries run in the endpoint's thread.
     with request.app.state.sessions() as session:
         yield session
 

@@ -87,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         return _fail(f"cannot open the database {args.db}: {str(exc).splitlines()[0]}")
     try:
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock = _listening_socket(host, port)
     except OSError as exc:
         return _fail(f"cannot listen on {args.listen}: {exc.strerror or exc}")
     bound = sock.getsockname()
@@ -96,3 +96,17 @@ def _serve(args: argparse.Namespace) -> int:
                             timeout_graceful_shutdown=10)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
+    # without it a keep-alive reply waits for the client's delayed ACK (~40 ms).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
