@@ -7,6 +7,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # command:package pairs the test suite runs (sound conversion, unit file check, scale-out test, API on PostgreSQL)
 TEST_TOOLS := ffmpeg:ffmpeg ffprobe:ffmpeg systemd-analyze:systemd haproxy:haproxy /usr/lib/postgresql/15/bin/initdb:postgresql
+# Another apt (unattended upgrades, a second job) may hold the lock: wait up to 10 minutes for it.
+# The timeout covers dpkg's lock; `update` takes the lists lock, so it is retried while that is held.
+APT := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+APT_UPDATE := for try in $$(seq 60); do $(APT) update -qq && break; \
+  [ $$try = 60 ] && exit 1; echo "apt-get update failed (another apt holds the lock?); retrying in 10 s"; sleep 10; done
 
 .PHONY: run test venv system-test-tools clean
 
@@ -20,18 +25,19 @@ venv: $(VENV)/.installed
 
 system-test-tools:
 	@missing=""; for pair in $(TEST_TOOLS); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || case " $$missing " in *" $${pair#*:} "*) ;; *) missing="$$missing $${pair#*:}";; esac; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    $(APT_UPDATE); $(APT) install -y -qq $$missing >/dev/null; \
 	  else echo "the tests need these Debian packages:$$missing (apt-get install them as root)"; exit 1; fi; \
 	fi
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
 	  echo "python3-venv is missing; installing it with apt-get"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	  $(APT_UPDATE); $(APT) install -y -qq python3-venv; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 

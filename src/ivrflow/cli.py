@@ -19,6 +19,12 @@ from .tools.sound_prep import add_command as add_sounds_command
 from .api.cli import add_command as add_api_command
 from .service.settings import add_arguments as add_settings_arguments
 from .service.settings import resolve as resolve_settings
+from .service.settings import resolve_some as resolve_some_settings
+
+RELOAD_SETTINGS = ("metrics_listen", "admin_token")  # what `ivrflow reload` needs to reach the daemon
+
+
+DIAL_PASSWORD_ENV = "IVRFLOW_ESL_PASSWORD"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,7 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a menu file, printing every problem")
     validate.add_argument("file", type=Path)
-    validate.add_argument("--sounds", type=Path, help="sound directory whose files must exist and be readable")
+    validate.add_argument(
+        "--sounds", type=Path,
+        help="sound directory whose files must exist and be readable (default, as for serve: sounds/ beside the file)",
+    )
+    validate.add_argument("--no-sounds", action="store_true", help="check the menu alone, not its sound files")
     validate.set_defaults(run=_validate)
 
     graph = commands.add_parser("graph", help="draw an ivr as a diagram")
@@ -54,16 +64,40 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--ivr", help="extension of the ivr (default: the only or first one)")
     simulate.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the file)")
     simulate.add_argument(
-        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 6; 2\" (steps: wait N, keys, hangup)"
+        "--script", help="run without a terminal on a virtual clock, e.g. \"wait 10; 2\" (steps: wait N, keys, hangup)"
     )
     simulate.set_defaults(run=_simulate)
+
+    dial = commands.add_parser(
+        "dial",
+        help="smoke-test a menu on a real switch: originate a call into it and report what happened",
+        description="Originate a test call into EXTENSION through the switch's inbound Event Socket, play a "
+        "caller script and print what the switch saw. The password comes from --password or, better (it stays "
+        f"out of the process list), from ${DIAL_PASSWORD_ENV}; FreeSWITCH's default is ClueCon.",
+    )
+    dial.add_argument("extension", help="the menu's extension in the dialplan, e.g. 071")
+    dial.add_argument("--switch", default="127.0.0.1:8021", metavar="HOST:PORT", help="the inbound Event Socket")
+    dial.add_argument("--password", help=f"event socket password (default: ${DIAL_PASSWORD_ENV}, else ClueCon)")
+    dial.add_argument("--context", default="default", help="dialplan context of the extension (default: default)")
+    dial.add_argument(
+        "--dial-string",
+        help="call this leg (e.g. user/1000) and send it to the extension once answered; "
+        "default: a loopback leg, which rings nobody",
+    )
+    dial.add_argument("--script", default="", help='the caller, as simulate reads it: "wait 6; 2" (wait N, keys, hangup)')
+    dial.add_argument(
+        "--expect", help="transfer:DESTINATION, transfer:any or hangup; exit 0 if the call ends so, else 1"
+    )
+    dial.add_argument("--timeout", type=float, default=120.0, help="seconds after the answer to wait for the end")
+    dial.add_argument("--caller-id-number", default="0000000000", help="caller number the menu sees")
+    dial.set_defaults(run=_dial)
 
     serve = commands.add_parser("serve", help="run the daemon: FreeSWITCH connects here for every call")
     add_settings_arguments(serve)
     serve.set_defaults(run=_serve)
 
     reload = commands.add_parser("reload", help="make a running daemon load its menu again")
-    reload.add_argument("--metrics-listen", default="127.0.0.1:9464", help="the daemon's HTTP listener")
+    add_settings_arguments(reload, RELOAD_SETTINGS)
     reload.set_defaults(run=_reload)
 
     add_sounds_command(commands)
@@ -86,10 +120,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    loaded = load_menu_file(args.file, args.sounds)
+    # The sound directory serve would use, so that what validate accepts serve starts with.
+    sound_dir = None if args.no_sounds else (args.sounds or args.file.parent / "sounds")
+    loaded = load_menu_file(args.file, sound_dir)
     _print_warnings(loaded)
     ivrs = ", ".join(ivr.extension for ivr in loaded.menu.ivrs) or "none"
-    print(f"{args.file}: valid ({len(loaded.menu.ivrs)} ivr(s): {ivrs}; {len(loaded.menu.sounds)} sound(s))")
+    sounds = "not checked" if sound_dir is None else f"all found in {sound_dir.absolute()}"
+    print(f"{args.file}: valid ({len(loaded.menu.ivrs)} ivr(s): {ivrs}; {len(loaded.menu.sounds)} sound(s), {sounds})")
     return 0
 
 
@@ -102,7 +139,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .tools.simulate import ScriptError, run_interactive, run_script, sound_lengths
+    from .tools.caller_script import ScriptError
+    from .tools.simulate import run_interactive, run_script, sound_lengths
 
     sound_dir = args.sounds or args.file.parent / "sounds"
     loaded = load_menu_file(args.file)
@@ -124,9 +162,37 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dial(args: argparse.Namespace) -> int:
+    import os
+
+    from .tools.dial import DialError, DialOptions, dial
+
+    host, _, port = args.switch.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"ivrflow dial: --switch {args.switch!r}: use HOST:PORT, e.g. 127.0.0.1:8021", file=sys.stderr)
+        return 2
+    options = DialOptions(
+        host=host,
+        port=int(port),
+        password=args.password or os.environ.get(DIAL_PASSWORD_ENV) or "ClueCon",
+        extension=args.extension,
+        context=args.context,
+        dial_string=args.dial_string,
+        script=args.script,
+        expect=args.expect,
+        timeout=args.timeout,
+        caller_id_number=args.caller_id_number,
+    )
+    try:
+        return dial(options, sys.stdout)
+    except DialError as exc:
+        print(f"ivrflow dial: {exc}", file=sys.stderr)
+        return 2
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .menu_api.client import CredentialsError
-    from .service.daemon import Daemon
+    from .service.daemon import Daemon, StartupError
     from .logs import configure
 
     try:
@@ -136,30 +202,48 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_format, settings.log_level)
     try:
-        daemon = Daemon(settings)
-    except CredentialsError as exc:
+        return Daemon(settings).run()
+    except (StartupError, CredentialsError) as exc:
         print(f"ivrflow serve: {exc}", file=sys.stderr)
-        return 2
-    return daemon.run()
+        return 1
 
 
 def _reload(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    url = f"http://{args.metrics_listen}/-/reload"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as response:
-            body = json.load(response)
+        settings = resolve_some_settings(RELOAD_SETTINGS, vars(args), args.settings)
+    except SettingsError as exc:
+        print(f"ivrflow reload: {exc}", file=sys.stderr)
+        return 2
+    if settings["metrics_listen"] is None:
+        print("ivrflow reload: the daemon's HTTP listener is off (metrics_listen); send it SIGHUP", file=sys.stderr)
+        return 2
+    host, port = settings["metrics_listen"]
+    url = f"http://{host}:{port}/-/reload"
+    headers = {"Content-Type": "application/json"}
+    if settings["admin_token"]:
+        headers["Authorization"] = f"Bearer {settings['admin_token']}"
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        body = json.load(exc)
+        status, raw = exc.code, exc.read()
     except OSError as exc:
         print(f"ivrflow reload: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
         return 2
-    for message in body.get("messages", []):
+    try:
+        body = json.loads(raw)
+        reloaded, messages = bool(body["reloaded"]), [str(m) for m in body.get("messages", [])]
+    except (ValueError, TypeError, KeyError):
+        print(f"ivrflow reload: the daemon at {url} answered HTTP {status} with no reload result", file=sys.stderr)
+        return 2
+    for message in messages:
         print(message, file=sys.stderr)
-    print("reloaded" if body.get("reloaded") else "rejected: the daemon keeps its previous menu")
-    return 0 if body.get("reloaded") else 1
+    print("reloaded" if reloaded else "rejected: the daemon keeps its previous menu")
+    return 0 if reloaded else 1
 
 
 def _transfer(args: argparse.Namespace) -> int:

@@ -20,7 +20,33 @@ def ivrflow(*args: str) -> subprocess.CompletedProcess[str]:
 def test_validate_accepts_the_example() -> None:
     done = ivrflow("validate", EXAMPLE, "--sounds", str(ROOT / "config" / "sounds"))
     assert done.returncode == 0, done.stderr
-    assert "valid (1 ivr(s): 071; 2 sound(s))" in done.stdout
+    assert f"valid (1 ivr(s): 071; 2 sound(s), all found in {ROOT / 'config' / 'sounds'})" in done.stdout
+
+
+def test_validate_checks_the_sounds_where_serve_would_look(tmp_path: Path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(Path(EXAMPLE).read_text())
+    done = ivrflow("validate", str(menu))
+    assert done.returncode == 1
+    assert f"sound directory {tmp_path / 'sounds'} does not exist" in done.stderr
+    assert "--sounds" in done.stderr
+    relative = subprocess.run(
+        [sys.executable, "-m", "ivrflow", "validate", "menu.yaml"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert f"sound directory {tmp_path / 'sounds'} does not exist" in relative.stderr  # absolute, not sounds
+    alone = ivrflow("validate", str(menu), "--no-sounds")
+    assert alone.returncode == 0 and "sound(s), not checked)" in alone.stdout
+
+
+def test_validate_of_deeply_nested_yaml_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    menu = tmp_path / "deep.yaml"
+    menu.write_text("ivrs: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    done = ivrflow("validate", str(menu), "--no-sounds")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{menu}: not valid YAML: line 1, column ")
+    assert "nest" in line
 
 
 def test_validate_rejects_a_broken_menu_with_its_message() -> None:
@@ -64,7 +90,21 @@ def test_simulate_direct_dial() -> None:
 def test_simulate_keys_during_advertising_are_ignored() -> None:
     lines = simulate("wait 6; 2")
     assert not any("prompt stopped" in line for line in lines)
+    assert line_at(lines, "2 discarded: keys are ignored during a foreground prompt") == 6.0
     assert line_at(lines, "transfer to 050") == 17.0
+
+
+def test_simulate_says_a_key_during_sleep_time_is_discarded() -> None:
+    lines = simulate("wait 1; 1")
+    assert line_at(lines, "1 discarded: keys are ignored during sleep_time") == 1.0
+
+
+def test_the_readme_simulate_example_lands_its_key_in_the_greeting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    script = readme.split('--script "', 1)[1].split('"', 1)[0]
+    lines = simulate(script)
+    assert not any("discarded" in line for line in lines)
+    assert any("prompt stopped" in line for line in lines)
 
 
 def test_simulate_invalid_hangs_up() -> None:
@@ -86,6 +126,23 @@ def test_graph_draws_every_option_and_destination(fmt: str, marker: str) -> None
     assert done.stdout.startswith(marker)
     for text in ("transfer 050", "transfer +79876543210", "transfer 002", "any 3 digits", "play hello.wav"):
         assert text in done.stdout
+
+
+def test_schema_accepts_unquoted_digits_as_ivrflow_does() -> None:
+    defs = json.loads(ivrflow("schema").stdout)["$defs"]
+
+    def types(model: str, field: str) -> list[str]:
+        found = defs[model]["properties"][field]
+        return found.get("type") or found["anyOf"][0]["type"]
+
+    # `extension: 071` and `transfer_dst: 050` are numbers to a YAML reader that checks the schema
+    for model, field in [
+        ("Ivr", "extension"), ("Ivr", "lifetime_exp_transfer_dst"), ("TransferRule", "transfer_dst"),
+        ("SimpleTransfer", "transfer_dst"), ("SetCallerIdNumber", "caller_id_number"),
+        ("PlayDigits", "digits"), ("JumpToContext", "context_option"),
+    ]:
+        assert "integer" in types(model, field), (model, field)
+    assert "integer" not in types("SetCallerIdName", "caller_id_name")
 
 
 def test_schema_describes_the_menu_format() -> None:

@@ -7,7 +7,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,24 +72,41 @@ class Daemon:
             self._changed.set()
             self._changed = gevent.event.Event()
 
-    def wait_log(self, pattern: str, timeout: float = 10.0) -> str:
-        with gevent.Timeout(timeout, AssertionError(f"no log line matching {pattern!r} in:\n" + "\n".join(self.lines))):
-            seen = 0
+    def wait_log(self, pattern: str, timeout: float = 10.0, count: int = 1) -> str:
+        """The `count`-th log line matching `pattern`, waiting for it if need be."""
+        with gevent.Timeout(timeout, AssertionError(f"no {count} log line(s) matching {pattern!r} in:\n" + "\n".join(self.lines))):
+            seen, found = 0, 0
             while True:
                 for line in self.lines[seen:]:
                     if re.search(pattern, line):
-                        return line
+                        found += 1
+                        if found == count:
+                            return line
                 seen = len(self.lines)
                 self._changed.wait()
+
+    def wait_for(self, what: str, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Until `condition()` holds (state in files or metrics, which no log line announces)."""
+        with gevent.Timeout(timeout, AssertionError(f"not reached in {timeout} s: {what}")):
+            while not condition():
+                gevent.sleep(0.02)
 
     def signal(self, signum: signal.Signals) -> None:
         self.process.send_signal(signum)
 
     def get(self, path: str) -> tuple[int, str]:
         """HTTP GET over a gevent socket, so emulated calls in this process keep running meanwhile."""
+        return self.request(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")
+
+    def post(self, path: str, headers: dict[str, str] | None = None, body: str = "{}") -> tuple[int, str]:
+        head = {"Host": "127.0.0.1", "Content-Type": "application/json", **(headers or {})}
+        lines = "".join(f"{k}: {v}\r\n" for k, v in head.items() if v)
+        return self.request(f"POST {path} HTTP/1.0\r\n{lines}Content-Length: {len(body)}\r\n\r\n{body}")
+
+    def request(self, text: str, timeout: float = 30) -> tuple[int, str]:
         assert self.http is not None
-        with gsocket.create_connection(self.http, timeout=5) as sock:
-            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        with gsocket.create_connection(self.http, timeout=timeout) as sock:
+            sock.sendall(text.encode())
             data = b""
             while chunk := sock.recv(65536):
                 data += chunk
@@ -97,14 +114,19 @@ class Daemon:
         return int(head.split()[1]), body.decode()
 
     def metric(self, name: str, **labels: str) -> float:
+        found = self.sample(name, **labels)
+        return 0.0 if found is None else found
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        """The sample's value, or None if /metrics does not show it."""
         from prometheus_client.parser import text_string_to_metric_families
 
         _, text = self.get("/metrics")
         for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
+            for s in family.samples:
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                    return float(s.value)
+        return None
 
     def records(self) -> list[dict[str, Any]]:
         if not self.records_path.exists():
@@ -113,13 +135,17 @@ class Daemon:
 
 
 @contextmanager
-def daemon(tmp: Path, *extra: str, env: dict[str, str] | None = None, menu: str | None = None) -> Iterator[Daemon]:
+def daemon(
+    tmp: Path, *extra: str, env: dict[str, str] | None = None, menu: str | None = None, prelude: str = ""
+) -> Iterator[Daemon]:
+    """`ivrflow serve` with ports chosen by the system; `prelude` is Python run in the process first."""
     menu_file = tmp / "menu.yaml"
     if menu is not None or not menu_file.exists():
         menu_file.write_text(menu or menu_text())
     records = tmp / "calls.jsonl"
+    entry = ["-c", f"{prelude}\nimport sys\nfrom ivrflow.cli import main\nsys.exit(main(sys.argv[1:]))"] if prelude else ["-m", "ivrflow"]
     command = [
-        sys.executable, "-m", "ivrflow", "serve",
+        sys.executable, *entry, "serve",
         "--menu", str(menu_file), "--sounds", str(SOUNDS),
         "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
         "--call-records", str(records), *extra,

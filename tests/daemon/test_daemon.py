@@ -37,7 +37,7 @@ def test_calls_are_counted_in_metrics_read_over_http(tmp_path: Path) -> None:
         calls += [start_call(d.esl, script(keys=[(10.0, "2")])) for _ in range(2)]
         calls += [start_call(d.esl, script(caller_hangup=(6.0, "NORMAL_CLEARING")))]
         results = [c.get(timeout=30) for c in calls]
-        gevent.sleep(0.3)  # the last records are written after the switch lets go
+        d.wait_for("a record for each call", lambda: len(d.records()) == 6)  # written after the switch lets go
         assert d.metric("ivr_calls_total", ivr="071", outcome="transfer") == 5
         assert d.metric("ivr_calls_total", ivr="071", outcome="caller_hangup") == 1
         assert d.metric("ivr_calls_active") == 0
@@ -62,7 +62,7 @@ def test_calls_are_counted_in_metrics_read_over_http(tmp_path: Path) -> None:
 def test_sighup_swaps_the_menu_for_new_calls_and_refuses_a_broken_one(tmp_path: Path) -> None:
     with daemon(tmp_path) as d:
         old_call = start_call(d.esl, script())  # will reach the timeout rule after ~0.6 s
-        gevent.sleep(0.2)
+        d.wait_log(r"call started")  # it has taken the menu of its start
         (tmp_path / "menu.yaml").write_text(menu_text(timeout_dst="060"))
         d.signal(signal.SIGHUP)
         d.wait_log(r"menu reloaded")
@@ -81,7 +81,7 @@ def test_sighup_swaps_the_menu_for_new_calls_and_refuses_a_broken_one(tmp_path: 
 def test_sigterm_stops_accepting_at_once_and_lets_calls_finish(tmp_path: Path) -> None:
     with daemon(tmp_path, "--drain-timeout", "20") as d:
         running = start_call(d.esl, script(keys=[(10.0, "2")]))
-        gevent.sleep(0.3)
+        d.wait_log(r"call started")
         d.signal(signal.SIGTERM)
         d.wait_log(r"draining")
         with pytest.raises(ConnectionRefusedError):
@@ -92,13 +92,14 @@ def test_sigterm_stops_accepting_at_once_and_lets_calls_finish(tmp_path: Path) -
         assert running.get(timeout=30).transferred_to == "002"
         assert d.process.wait(timeout=20) == 0
         assert time.monotonic() - started < 20
+        d.wait_log(r"stopped after draining: 0 call\(s\) left in a menu")
     assert [r["outcome"] for r in d.records()] == ["transfer"]
 
 
 def test_a_call_that_outlives_the_drain_timeout_is_hung_up_with_a_reason(tmp_path: Path) -> None:
     with daemon(tmp_path, "--drain-timeout", "0.5") as d:
         long_call = start_call(d.esl, script(time_scale=1.0))  # 17 s of menu at real speed
-        gevent.sleep(0.5)
+        d.wait_log(r"call started")
         d.signal(signal.SIGTERM)
         switch = long_call.get(timeout=30)
         assert d.process.wait(timeout=10) == 0
@@ -109,16 +110,22 @@ def test_a_call_that_outlives_the_drain_timeout_is_hung_up_with_a_reason(tmp_pat
     assert record["reason"] == "ivrflow stopping: drain timeout of 0.5 s ran out"
 
 
-def test_a_second_sigterm_ends_at_once(tmp_path: Path) -> None:
+def test_a_second_sigterm_hangs_up_at_once_and_every_call_gets_its_record(tmp_path: Path) -> None:
     with daemon(tmp_path, "--drain-timeout", "60") as d:
-        long_call = start_call(d.esl, script(time_scale=1.0))
-        gevent.sleep(0.5)
+        long_calls = [start_call(d.esl, script(time_scale=1.0)) for _ in range(3)]
+        d.wait_log(r"call started", count=3)
         d.signal(signal.SIGTERM)
         d.wait_log(r"draining")
         d.signal(signal.SIGTERM)
         assert d.process.wait(timeout=10) == 0
         d.wait_log(r"second stop signal")
-        long_call.kill()
+        d.wait_log(r"stopped after draining")
+        switches = [c.get(timeout=10) for c in long_calls]
+    # Every call still in a menu was hung up with its reason, and has its record.
+    assert {s.hangup_cause for s in switches} == {"NORMAL_CLEARING"}
+    records = d.records()
+    assert sorted(r["call_uuid"] for r in records) == sorted(s.unique_id for s in switches)
+    assert {(r["outcome"], r["reason"]) for r in records} == {("hangup", "ivrflow stopping: second stop signal")}
 
 
 def test_systemd_notify_messages_on_a_real_socket(tmp_path: Path) -> None:

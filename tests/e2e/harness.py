@@ -24,7 +24,7 @@ from ivrflow.calls.registry import CallRegistry
 from ivrflow.freeswitch.dialogue import SwitchSettings
 from ivrflow.freeswitch.server import EslServer
 from ivrflow.service.metrics import Metrics
-from ivrflow.calls.observers import Observer
+from ivrflow.service.observer import Observer
 from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, start_call
 from ivrflow.testing.fs_history import ChannelHistory
 
@@ -85,10 +85,11 @@ class Ivrflow:
 def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
     registry = CollectorRegistry()
     records: list[dict[str, Any]] = []
-    observer = Observer(Metrics(registry), records.append)
+    calls = CallRegistry(max_calls=10_000)
+    observer = Observer(Metrics(registry, lambda: calls.active), records.append)
     switch = SwitchSettings(sound_dir=SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
-    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, CallRegistry(max_calls=10_000))
+    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, calls)
     it = Ivrflow(server, registry, records)
     server.start()
     try:

@@ -363,3 +363,11 @@ def test_start_whose_rules_run_out_waits_for_input(start: list[dict[str, Any]]) 
     d, out = started(start, timeout=6000)
     assert out[-1] == ("timer", "first_digit", 6.0)
     assert d.call.state is State.COLLECTING
+
+
+def test_record_digits_ends_on_hash_even_where_an_option_holds_hash() -> None:
+    """The context's `1#` option makes `#` a digit of menu entries, not of a recorded value (spec: record_digits ends on `#`)."""
+    d, _ = started([record("pin", 4), transfer_var("pin")], options={"1#": [transfer("100")]})
+    d.press("12")
+    out = briefs(d.press("#"))
+    assert [b for b in out if b[0] != "cancel"][:3] == [("set", "pin", "12"), ("done", "record_digits", "ok"), ("transfer", "12")]

@@ -101,3 +101,10 @@ def test_is_complete(options: str, digit_len: int, any_dial: bool, entry: str, c
 )
 def test_resolve(options: str, digit_len: int, any_dial: bool, entry: str, expected: Resolution) -> None:
     assert resolve(rules(options, digit_len, any_dial), entry) == expected
+
+
+@pytest.mark.parametrize(("entry", "complete"), [("1", False), ("12", False), ("123", True), ("*0", False)])
+def test_record_digits_rules_end_only_at_max_digits(entry: str, complete: bool) -> None:
+    record = EntryRules.of_record_digits(3)
+    assert is_complete(record, entry) is complete
+    assert ends_entry(record, "#") and not ends_entry(record, "*")

@@ -15,6 +15,7 @@ Timeouts are at least 100 ms so that virtual time always moves on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import accumulate
 from pathlib import Path
@@ -198,6 +199,25 @@ def inject(sw: VirtualSwitch, event: Event) -> None:
     sw.feed(event)
 
 
+def run_script(sw: VirtualSwitch, script: list[tuple[Any, ...]], done: Callable[[], bool]) -> int | None:
+    """Play the steps until `done()`; return where in the log the caller hung up, if they did."""
+    hangup_at: int | None = None
+    for step in script:
+        if done():
+            break
+        if step[0] == "press":
+            sw.press(step[1])
+        elif step[0] == "advance":
+            sw.advance(step[1])
+        else:
+            event = event_for(step, sw.now)
+            assert event is not None
+            if isinstance(event, CallerHungUp):
+                hangup_at = len(sw.log)
+            inject(sw, event)
+    return hangup_at
+
+
 def check_outputs(log: list[Output], ended: bool, hangup_at: int | None) -> None:
     finished = [i for i, o in enumerate(log) if isinstance(o, CallFinished)]
     if not ended:
@@ -239,20 +259,7 @@ steps_after_end = [
 def test_random_calls_end_once_and_cleanly(menu: Menu, script: list[tuple[Any, ...]], transfer_ok: bool) -> None:
     sw = VirtualSwitch(Call(menu, menu.ivrs[0]), lambda name: 1.0 + len(name) % 3, transfer_ok)
     sw.start()
-    hangup_at: int | None = None
-    for step in script:
-        if sw.ended:
-            break
-        if step[0] == "press":
-            sw.press(step[1])
-        elif step[0] == "advance":
-            sw.advance(step[1])
-        else:
-            event = event_for(step, sw.now)
-            assert event is not None
-            if isinstance(event, CallerHungUp):
-                hangup_at = len(sw.log)
-            inject(sw, event)
+    hangup_at = run_script(sw, script, lambda: sw.ended)
     log = [o for _, o in sw.log]
     check_outputs(log, sw.ended, hangup_at)
     if sw.ended:

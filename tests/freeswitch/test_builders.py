@@ -192,3 +192,40 @@ def test_app_argument_refusals(build: object, field: str) -> None:
     with pytest.raises(UnsafeArgument) as info:
         build()  # type: ignore[operator]
     assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("user/{number}|sofia/gw/{number}", "no ',' or '|'"),
+        ("user/{number},user/100", "no ',' or '|'"),
+        ("user/100", "must hold '{number}'"),
+        ("user/{number}@${domain_name}", "would be expanded"),
+        ("user/{number} &echo", "one non-empty word"),
+        ("user/{number}\nbgapi", "control characters"),
+    ],
+)
+def test_a_bridge_template_is_checked_before_any_call(template: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        c.check_bridge_template(template)
+    with pytest.raises(UnsafeArgument):
+        c.bridge_arg(template, ["100"])
+
+
+@pytest.mark.parametrize("template", ["user/{number}", "sofia/gateway/gw1/{number}", "[leg_timeout=20]user/{number}"])
+def test_good_bridge_templates_pass(template: str) -> None:
+    c.check_bridge_template(template)
+
+
+@pytest.mark.parametrize("context", ["my context", "", "ctx\n", "${x}", "a|b", "ctx;x"])
+def test_a_transfer_context_is_checked_before_any_call(context: str) -> None:
+    with pytest.raises(ValueError, match="transfer context"):
+        c.check_context(context)
+    with pytest.raises(UnsafeArgument):
+        c.transfer_arg("100", context)
+
+
+@pytest.mark.parametrize("context", ["default", "public", "ivrflow-simple-transfer", "ctx.v2"])
+def test_good_contexts_pass(context: str) -> None:
+    c.check_context(context)
+    assert c.transfer_arg("100", context) == f"100 XML {context}"

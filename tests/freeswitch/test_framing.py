@@ -342,3 +342,108 @@ def test_fuzz_never_raises_and_stays_bounded(parts: list[bytes]) -> None:
         assert reader.buffered <= 256 + 512 + 200
     reader.close()
     assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]
+
+
+def plain(body: bytes) -> bytes:
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
+
+
+def json_event(body: bytes) -> bytes:
+    return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
+
+
+HOSTILE_LENGTHS = [
+    ("superscript two", "\u00b2".encode()),
+    ("fullwidth digits", "\uff11\uff12".encode()),
+    ("arabic-indic digit", "\u0663".encode()),
+    ("plus sign", b"+5"),
+    ("minus sign", b"-4"),
+    ("trailing blank", b"5 "),
+    ("underscore", b"1_0"),
+    ("eleven digits", b"12345678901"),
+    ("a thousand digits", b"9" * 1000),
+]
+
+
+@pytest.mark.parametrize("value", [v for _, v in HOSTILE_LENGTHS], ids=[n for n, _ in HOSTILE_LENGTHS])
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Type: api/response\nContent-Length: ",
+        b"Content-Type: command/reply\nEvent-Name: CHANNEL_DATA\nSocket-Mode: async\nContent-Length: ",  # handshake
+        b"Content-Type: text/event-plain\nContent-Length: ",
+    ],
+    ids=["frame", "connect reply", "event"],
+)
+def test_a_length_that_is_not_ascii_digits_is_a_malformed_frame(head: bytes, value: bytes) -> None:
+    frames = FrameReader().feed(head + value + b"\n\n" + GOOD)
+    assert isinstance(frames[0], MalformedFrame)
+    assert "Content-Length is not a number of 1 to 10 ASCII digits" in frames[0].reason
+    assert frames[-1] == Reply("+OK", {"Content-Type": "command/reply"})
+
+
+@pytest.mark.parametrize("value", [b"%C2%B2", b"%EF%BC%91", b"+3", b"99999999999"])
+def test_an_inner_event_length_that_is_not_ascii_digits_gives_no_body(value: bytes) -> None:
+    (event,) = FrameReader().feed(plain(b"Event-Name: BACKGROUND_JOB\nContent-Length: " + value + b"\n\n+OK done"))
+    assert isinstance(event, EslEvent) and event.body is None
+
+
+@pytest.mark.parametrize("value", ["\u00b2".encode(), b"+5", b"9" * 40])
+def test_a_bad_linger_time_is_no_linger_time(value: bytes) -> None:
+    (notice,) = FrameReader().feed(
+        b"Content-Type: text/disconnect-notice\nContent-Disposition: linger\nLinger-Time: " + value + b"\n\n"
+    )
+    assert isinstance(notice, DisconnectNotice) and notice.linger_time is None
+
+
+def test_the_body_cap_holds_on_the_fast_path_and_the_body_is_never_held() -> None:
+    reader = FrameReader(max_body_bytes=1000)
+    # FreeSWITCH's own header order, which the fast path reads
+    frames = reader.feed(b"Content-Length: 90000000\nContent-Type: text/event-plain\n\n")
+    assert isinstance(frames[0], MalformedFrame) and "exceeds 1000" in frames[0].reason
+    chunk = b"Event-Name: DTMF\n\n" * 50_000  # 900,000 bytes that look like frames
+    for _ in range(100):
+        assert reader.feed(chunk) == []
+        assert reader.buffered == 0
+    assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]
+
+
+def test_a_refused_body_split_across_feeds_is_counted_off_exactly() -> None:
+    reader = FrameReader(max_body_bytes=200)
+    frames = reader.feed(b"Content-Length: 300\nContent-Type: text/event-plain\n\n" + b"y" * 120)
+    assert [type(f) for f in frames] == [MalformedFrame]
+    assert reader.feed(b"y" * 179) == []
+    assert reader.feed(b"y" + DTMF) == FrameReader().feed(DTMF)
+
+
+def test_event_json_nested_100000_deep_is_a_malformed_frame() -> None:
+    body = b'{"Event-Name":"DTMF","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    frames = FrameReader(max_body_bytes=1 << 20).feed(json_event(body) + GOOD)
+    assert isinstance(frames[0], MalformedFrame) and "nested more than 32 levels" in frames[0].reason
+    assert frames[1] == Reply("+OK", {"Content-Type": "command/reply"})
+
+
+def test_brackets_inside_json_strings_are_not_nesting() -> None:
+    body = b'{"Event-Name":"DTMF","x":"' + b"[{" * 500 + b'\\"","y":["a","b"]}'
+    (event,) = FrameReader().feed(json_event(body))
+    assert isinstance(event, EslEvent) and event.headers["x"] == "[{" * 500 + '"'
+
+
+def test_an_empty_caller_value_reads_as_empty_not_undef() -> None:
+    from ivrflow.freeswitch.frames import caller_value
+
+    (data,) = FrameReader().feed(CONNECT.replace(b"Caller-Caller-ID-Name: M%C3%BCller%20%26%20Co", b"Caller-Caller-ID-Name: _undef_"))
+    assert isinstance(data, ChannelData)
+    assert caller_value(data.headers["Caller-Caller-ID-Name"]) == ""
+    assert caller_value("M\u00fcller & Co") == "M\u00fcller & Co"
+    assert caller_value("_undef_x") == "_undef_x"
+
+
+def test_close_forgets_a_refused_body_and_a_dropped_header_block() -> None:
+    reader = FrameReader(max_header_bytes=64, max_body_bytes=100)
+    reader.feed(b"Content-Length: 9000\n\n")
+    reader.close()
+    assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]
+    reader.feed(b"X: " + b"a" * 100)
+    reader.close()
+    assert reader.feed(GOOD) == [Reply("+OK", {"Content-Type": "command/reply"})]

@@ -131,3 +131,44 @@ def test_missing_sound_file_is_reported(tmp_path: Path) -> None:
 )
 def test_paths_read_like_the_file(path, text) -> None:
     assert format_path(path) == text
+
+
+@pytest.mark.parametrize("filename", ["${x}.wav", "${api(system rm)}.wav", "a\x1b.wav"])
+def test_a_sound_the_wire_would_refuse_is_refused_at_load(filename: str) -> None:
+    text = f'sounds:\n  - id: 1\n    filename: "{filename}"\nivrs: []\n'.replace("\x1b", "\\e")
+    with pytest.raises(MenuError, match=r"sounds\[0\]\.filename"):
+        load_menu_text(text, "m.yaml")
+
+
+TRANSFER_FROM_VARIABLE = """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - action: transfer_from_variable
+              transfer_variable: callback_number
+            - action: {fallback}
+              {field}
+"""
+
+
+def test_the_rule_after_transfer_from_variable_is_its_fallback_not_dead_code() -> None:
+    text = TRANSFER_FROM_VARIABLE.format(fallback="transfer", field='transfer_dst: "050"')
+    assert not [w for w in load_menu_text(text, "m.yaml").warnings if "never runs" in w.message]
+
+
+def test_a_jump_loop_behind_transfer_from_variable_is_caught() -> None:
+    text = TRANSFER_FROM_VARIABLE.format(fallback="jump_to_context", field="context: 1")
+    with pytest.raises(MenuError, match="jumps loop without playing or waiting"):
+        load_menu_text(text, "m.yaml")
+
+
+@pytest.mark.parametrize("action", ["transfer", "simple_transfer"])
+def test_both_transfers_take_at_most_ten_destinations(action: str) -> None:
+    text = MINIMAL.format(extension="071", option="1", dst=",".join(f"1{n:02d}" for n in range(11)))
+    with pytest.raises(MenuError, match="11 destinations given, at most 10 are allowed"):
+        load_menu_text(text.replace("action: transfer", f"action: {action}"), "m.yaml")
+    load_menu_text(MINIMAL.format(extension="071", option="1", dst="100,101").replace("action: transfer", f"action: {action}"), "m.yaml")

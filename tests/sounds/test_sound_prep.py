@@ -290,6 +290,14 @@ def test_cli_succeeds_when_every_file_converts(tmp_path: Path, capsys: pytest.Ca
 
 def test_cli_reports_a_missing_source_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("sounds", "prepare", str(tmp_path / "nope"), str(tmp_path / "dst")) == 1
-    assert "is not a directory" in capsys.readouterr().err
+    assert "nope does not exist; SRC_DIR is a directory of prompts" in capsys.readouterr().err
+    assert not (tmp_path / "dst").exists()
+
+
+def test_cli_says_a_file_is_not_the_directory_it_wants(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    constant_16bit(tmp_path / "src" / "a.wav", value=1, seconds=0.5)
+    assert run_cli("sounds", "prepare", str(tmp_path / "src" / "a.wav"), str(tmp_path / "dst")) == 1
+    err = capsys.readouterr().err
+    assert "a.wav is a file; SRC_DIR is a directory of prompts" in err and f"e.g. {tmp_path / 'src'}" in err
     assert not (tmp_path / "dst").exists()
 

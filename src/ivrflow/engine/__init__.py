@@ -1,6 +1,8 @@
 """The sans-I/O call engine: events in, commands out, one `Call` per call."""
 
 from .call import Call, State
+from .checks import MAX_TEXT_LENGTH
+from .errors import EngineError
 from .outputs import (
     PROGRESS_TYPES,
     ActionDone,
@@ -39,6 +41,7 @@ from .events import (
 from .record import CallRecord, Outcome, Step
 
 __all__ = [
+    "MAX_TEXT_LENGTH",
     "PROGRESS_TYPES",
     "ActionDone",
     "Answer",
@@ -51,6 +54,7 @@ __all__ = [
     "Command",
     "ContextEntered",
     "DtmfReceived",
+    "EngineError",
     "Event",
     "Hangup",
     "InputResolved",

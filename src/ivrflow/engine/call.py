@@ -7,7 +7,8 @@ must do (commands.py), in order. Nothing here touches a socket, a clock or a
 thread: time arrives only as `at` on events and as TimerFired for timers the
 engine itself started, so every walk can be replayed exactly.
 
-Every transition lives in this file. `_TRANSITIONS` maps each waiting state to
+Every transition lives in this file (h11's rule), which is why it runs past
+400 lines. `_TRANSITIONS` maps each waiting state to
 the events it takes; an event a state does not take (a digit after a transfer,
 a playback that ended after it was stopped) is ignored. Three events apply in
 every live state and are handled first: the caller hanging up, the switch
@@ -20,6 +21,12 @@ digit during a foreground prompt, or during `sleep_time`, is discarded. An
 entry resolves (dtmf_collection.py) to an option, a direct dial or `invalid`;
 no digit within `timeout` runs `timeout`. An option other than `start` whose
 rules run out without ending it hangs up.
+
+Errors (h11's model): if handling an event raises, the call moves to ERROR and
+`handle` raises EngineError; the outputs of that event are dropped, since the
+driver never receives them, and every later `handle` raises EngineError at
+once. The driver then calls `abort`, which ends the call with a record of
+outcome `error`. A call is never fed again half-updated.
 """
 
 from __future__ import annotations
@@ -73,7 +80,9 @@ from .outputs import (
     TimerKind,
     Transfer,
 )
+from .checks import check_text, check_time
 from .dtmf_collection import EntryRules, ends_entry, is_complete, resolve
+from .errors import EngineError
 from .events import (
     CallerHungUp,
     CallStarted,
@@ -101,7 +110,8 @@ class State(Enum):
     COLLECTING = "collecting"  # waiting for the digits of a menu entry
     RECORDING = "recording"  # record_digits: its prompt, then its digits
     TRANSFERRING = "transferring"  # waiting for the switch's verdict on a transfer
-    ENDED = "ended"  # the record is out; nothing more happens
+    ENDED = "ended"  # the record is out; later events are ignored
+    ERROR = "error"  # a handler raised, or the call was aborted: handle raises EngineError
 
 
 class Call:
@@ -123,6 +133,8 @@ class Call:
         self._rules_by_context: dict[int, EntryRules] = {}
         self._timer_seq = 0
         self._recording: RecordDigits | None = None
+        self._recording_rules = EntryRules.of_record_digits(1)
+        self._channel_gone = False  # the caller hung up or left through a transfer: no Hangup
         self._channel_variables: Mapping[str, str] = {}
         self._variables: dict[str, str] = {}
         self._transfer_result: tuple[Outcome, str] = ("transfer", "")
@@ -139,10 +151,51 @@ class Call:
         self.record: CallRecord | None = None
 
     def handle(self, event: Event) -> list[Output]:
-        """Feed one event; return the commands and progress it causes, in order."""
+        """Feed one event; return the commands and progress it causes, in order.
+
+        Raises EngineError if handling it failed (the call is then in ERROR) or
+        if the call already is in ERROR; the driver then calls `abort`.
+        """
+        if self.state is State.ERROR:
+            raise EngineError(self._refusal())
         self._out = []
         if self.state is State.ENDED:
             return []
+        state = self.state
+        try:
+            self._dispatch(event)
+        except BaseException as exc:
+            self._fault(event, state)
+            if not isinstance(exc, Exception):
+                raise  # KeyboardInterrupt, GreenletExit: the call is in ERROR all the same
+            raise EngineError(f"{type(exc).__name__} while handling {type(event).__name__} in state {state.value}: {exc}") from exc
+        return self._out
+
+    def abort(self, at: float, reason: str) -> list[Output]:
+        """End the call now, in any state before it finished: after an EngineError,
+        or when the driver cannot go on with it.
+
+        Cancels the live timers, hangs up unless the caller is already gone, and
+        ends with CallFinished (outcome `error`, `reason`). The call is then in
+        ERROR: `handle` and `abort` raise EngineError.
+        """
+        if self.record is not None:
+            raise EngineError(f"abort: the call has already finished ({self.record.outcome})")
+        check_time(self, "at", at)
+        check_text(self, "reason", reason)
+        self._out = []
+        if self.state is State.NEW:
+            self._started_at = at  # nothing happened to the call before: it lasts no time
+        self._now = at
+        self._errors.append(reason)
+        self._cancel_all_timers()
+        if not self._channel_gone:
+            self._emit(Hangup("NORMAL_TEMPORARY_FAILURE"))
+        self._end("error", reason)
+        self.state = State.ERROR
+        return self._out
+
+    def _dispatch(self, event: Event) -> None:
         if event.at > self._now:
             self._steps_without_time = 0
         self._now = event.at
@@ -162,7 +215,29 @@ class Call:
             handler = _TRANSITIONS[self.state].get(type(event))
             if handler is not None:
                 handler(self, event)
-        return self._out
+
+    def _fault(self, event: Event, state: State) -> None:
+        """Handling `event` (which found the call in `state`) raised: enter ERROR.
+
+        What this event output never reaches the driver, so the engine forgets
+        it: the record, if one was made, and the timers it started; a timer it
+        cancelled is still live on the driver's side.
+        """
+        self.state = State.ERROR
+        self.record = None
+        started = {o.timer for o in self._out if isinstance(o, StartTimer)}
+        live = [t for t in self._timers.values() if t not in started]
+        live += [o.timer for o in self._out if isinstance(o, CancelTimer) and o.timer not in started]
+        self._timers = {t.kind: t for t in live}
+        self._out = []
+        self._channel_gone = isinstance(event, CallerHungUp) or (
+            isinstance(event, TransferFinished) and event.ok and state is State.TRANSFERRING
+        )
+
+    def _refusal(self) -> str:
+        if self.record is not None:
+            return "the call was aborted; it takes no more events"
+        return "the call is in ERROR after a failed event; only abort() may follow"
 
     # --- start ------------------------------------------------------------
 
@@ -278,6 +353,7 @@ class Call:
     def _record_digits(self, rule: RecordDigits) -> bool:
         self.state = State.RECORDING
         self._recording = rule
+        self._recording_rules = EntryRules.of_record_digits(rule.record_digits_max)
         self._entry = ""
         sound = self.menu.sound(rule.record_digits_sound) if rule.record_digits_sound else None
         if sound is not None:
@@ -365,17 +441,25 @@ class Call:
         self._collect(event.digit)
 
     def _collect(self, digit: str) -> None:
+        rules = self._entry_rules()
+        if self._take_digit(rules, digit):
+            self._resolve_entry(rules)
+
+    def _take_digit(self, rules: EntryRules, digit: str) -> bool:
+        """Add a key to the entry by the collection rules; whether the entry is over.
+
+        Menu entries and record_digits both collect through here, so digit_len,
+        the terminator and the inter-digit timeout mean the same in both.
+        """
         self._cancel_timer(TimerKind.FIRST_DIGIT)
         self._cancel_timer(TimerKind.INTER_DIGIT)
-        rules = self._entry_rules()
         if ends_entry(rules, digit):
-            self._resolve_entry(rules)
-            return
+            return True
         self._entry += digit
         if is_complete(rules, self._entry):
-            self._resolve_entry(rules)
-        else:
-            self._start_timer(TimerKind.INTER_DIGIT, self._context.inter_digit_timeout)
+            return True
+        self._start_timer(TimerKind.INTER_DIGIT, self._context.inter_digit_timeout)
+        return False
 
     def _on_input_timer(self, event: TimerFired) -> None:
         if event.timer.kind is TimerKind.INTER_DIGIT:
@@ -403,19 +487,10 @@ class Call:
             self._start_timer(TimerKind.FIRST_DIGIT, self._context.timeout)
 
     def _on_recording_digit(self, event: DtmfReceived) -> None:
-        assert self._recording is not None
         self._note_digit()
         self._stop_play()
-        self._cancel_timer(TimerKind.FIRST_DIGIT)
-        self._cancel_timer(TimerKind.INTER_DIGIT)
-        if event.digit == "#":
+        if self._take_digit(self._recording_rules, event.digit):
             self._finish_recording()
-            return
-        self._entry += event.digit
-        if len(self._entry) >= self._recording.record_digits_max:
-            self._finish_recording()
-        else:
-            self._start_timer(TimerKind.INTER_DIGIT, self._context.inter_digit_timeout)
 
     def _on_recording_timer(self, event: TimerFired) -> None:
         if event.timer.kind in (TimerKind.FIRST_DIGIT, TimerKind.INTER_DIGIT):
@@ -506,17 +581,22 @@ class Call:
 
     # --- timers and helpers -----------------------------------------------
 
+    # A timer is output before it is remembered, and forgotten only once its
+    # cancel is output: if handling fails in between, `_fault` still knows
+    # exactly which timers the driver has.
+
     def _start_timer(self, kind: TimerKind, milliseconds: int) -> None:
         self._cancel_timer(kind)
         self._timer_seq += 1
         timer = Timer(kind, self._timer_seq)
-        self._timers[kind] = timer
         self._emit(StartTimer(timer, milliseconds / 1000.0))
+        self._timers[kind] = timer
 
     def _cancel_timer(self, kind: TimerKind) -> None:
-        timer = self._timers.pop(kind, None)
+        timer = self._timers.get(kind)
         if timer is not None:
             self._emit(CancelTimer(timer))
+            del self._timers[kind]
 
     def _cancel_all_timers(self) -> None:
         for kind in list(self._timers):
@@ -584,4 +664,5 @@ _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
     },
     State.TRANSFERRING: {TransferFinished: Call._on_transfer_finished},
     State.ENDED: {},
+    State.ERROR: {},
 }

@@ -36,6 +36,12 @@ class EntryRules:
             hash_is_digit=any("#" in option for option in options),
         )
 
+    @classmethod
+    def of_record_digits(cls, max_digits: int) -> EntryRules:
+        """record_digits: no options, so its entry ends at `max_digits` digits, on `#`
+        (the spec's rule for it, whatever the context's options), or on a timeout."""
+        return cls(options=frozenset(), digit_len=max_digits, allow_any_dial=False, hash_is_digit=False)
+
 
 @dataclass(frozen=True, slots=True)
 class Resolution:

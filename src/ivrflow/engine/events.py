@@ -1,26 +1,44 @@
 """What happens to a call: the engine's inputs.
 
 Every event carries `at`, the adapter's monotonic clock in seconds; the engine
-reads time from nothing else.
+reads time from nothing else. Constructors check every field, so an event
+that exists is valid: a bad value raises TypeError or ValueError where the
+adapter builds it, not somewhere inside a call.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .checks import check_count, check_flag, check_text, check_time, check_type
 from .outputs import Timer
 
 DTMF_DIGITS = frozenset("0123456789*#")
+INF = math.inf
+
+# Each check's common case is written inline: an event is built per key, per
+# prompt and per timer, and a call to the checks module would double the cost.
+# The checks module words the error (and accepts an int `at`).
 
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
-    """The call reached the menu; `variables` are the switch channel's variables."""
+    """The call reached the menu; `variables` are the switch channel's variables.
+
+    `variables` must be a Mapping; its items are not read here, since an
+    adapter may hand over a view that decodes each value only when asked.
+    """
 
     at: float
     variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_type(self, "variables", self.variables, Mapping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +49,14 @@ class PlaybackFinished:
     play_id: int
     error: str | None = None
 
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        if type(self.play_id) is not int or self.play_id < 0:
+            check_count(self, "play_id", self.play_id)
+        if self.error is not None:
+            check_text(self, "error", self.error)
+
 
 @dataclass(frozen=True, slots=True)
 class DtmfReceived:
@@ -38,7 +64,10 @@ class DtmfReceived:
     digit: str
 
     def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
         if self.digit not in DTMF_DIGITS:
+            check_type(self, "digit", self.digit, str)
             raise ValueError(f"not a DTMF digit: {self.digit!r}")
 
 
@@ -47,11 +76,22 @@ class TimerFired:
     at: float
     timer: Timer
 
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        if type(self.timer) is not Timer:
+            check_type(self, "timer", self.timer, Timer)
+
 
 @dataclass(frozen=True, slots=True)
 class CallerHungUp:
     at: float
     cause: str = "NORMAL_CLEARING"
+
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_text(self, "cause", self.cause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +102,12 @@ class TransferFinished:
     ok: bool
     cause: str = ""
 
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_flag(self, "ok", self.ok)
+        check_text(self, "cause", self.cause)
+
 
 @dataclass(frozen=True, slots=True)
 class SwitchFailed:
@@ -70,6 +116,11 @@ class SwitchFailed:
     at: float
     reason: str
 
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_text(self, "reason", self.reason)
+
 
 @dataclass(frozen=True, slots=True)
 class ShutdownRequested:
@@ -77,6 +128,11 @@ class ShutdownRequested:
 
     at: float
     reason: str
+
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_text(self, "reason", self.reason)
 
 
 Event = (

@@ -7,10 +7,12 @@ observers (metrics, logs) and otherwise ignore them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from .checks import check_count, check_text, check_time, check_type
 from .record import CallRecord
 
 
@@ -26,6 +28,12 @@ class Timer:
     kind: TimerKind
     seq: int  # distinguishes a timer from an earlier one of the same kind
 
+    def __post_init__(self) -> None:
+        # inline common case, as in events.py: a timer is made per key
+        if type(self.kind) is not TimerKind or type(self.seq) is not int or self.seq < 0:
+            check_type(self, "kind", self.kind, TimerKind)
+            check_count(self, "seq", self.seq)
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -40,12 +48,18 @@ class Play:
     filename: str
     interruptible: bool
 
+    def __post_init__(self) -> None:
+        check_count(self, "play_id", self.play_id)
+
 
 @dataclass(frozen=True, slots=True)
 class PlaySilence:
     play_id: int
     milliseconds: int
     interruptible: bool = True
+
+    def __post_init__(self) -> None:
+        check_count(self, "play_id", self.play_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +69,16 @@ class SayDigits:
     method: Literal["iterated", "pronounced"]
     interruptible: bool = True
 
+    def __post_init__(self) -> None:
+        check_count(self, "play_id", self.play_id)
+
 
 @dataclass(frozen=True, slots=True)
 class StopPlayback:
     play_id: int
+
+    def __post_init__(self) -> None:
+        check_count(self, "play_id", self.play_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +86,18 @@ class StartTimer:
     timer: Timer
     seconds: float
 
+    def __post_init__(self) -> None:
+        if type(self.timer) is not Timer or type(self.seconds) is not float or not 0.0 <= self.seconds < math.inf:
+            check_type(self, "timer", self.timer, Timer)
+            check_time(self, "seconds", self.seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
     timer: Timer
+
+    def __post_init__(self) -> None:
+        check_type(self, "timer", self.timer, Timer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +127,20 @@ class Transfer:
     destinations: tuple[str, ...]
     kind: Literal["transfer", "simple_transfer"]
 
+    def __post_init__(self) -> None:
+        check_type(self, "destinations", self.destinations, tuple)
+        if not self.destinations:
+            raise ValueError("Transfer.destinations is empty")
+        for destination in self.destinations:
+            check_type(self, "destinations[]", destination, str)
+
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
     cause: str = "NORMAL_CLEARING"
+
+    def __post_init__(self) -> None:
+        check_text(self, "cause", self.cause)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,25 @@ FreeSWITCH accepts for ``sendmsg`` (captured in transcript 15).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+
+from ..menu.switch_variables import refusal
 
 __all__ = [
     "MAX_HEADER_ARG_BYTES",
     "UnsafeArgument",
     "api",
+    "bgapi",
     "bridge_arg",
+    "check_bridge_template",
+    "check_context",
+    "check_password",
     "connect",
+    "event_plain",
     "execute",
     "exit_",
+    "export_arg",
+    "filter_",
     "getvar",
     "hangup",
     "hangup_arg",
@@ -31,6 +40,7 @@ __all__ = [
     "myevents",
     "nixevent",
     "nolinger",
+    "originate_args",
     "playback_arg",
     "say_digits_arg",
     "set_arg",
@@ -39,6 +49,8 @@ __all__ = [
     "uuid_break",
     "uuid_getvar",
     "uuid_kill",
+    "uuid_recv_dtmf",
+    "uuid_send_dtmf",
 ]
 
 # Longer application arguments are sent as a body rather than a header line.
@@ -197,11 +209,20 @@ def hangup(cause: str = "NORMAL_CLEARING", *, uuid: str | None = None) -> bytes:
     )
 
 
-def api(command: str, *args: str) -> bytes:
-    """A synchronous ``api`` command (needs ``full``); every argument is one word."""
+def _api_words(command: str, args: Sequence[str]) -> str:
     words = [_match("api command", _NAME, command, "an api command name")]
     words.extend(_token(f"api argument {i}", a) for i, a in enumerate(args, 1))
-    return _command("api " + " ".join(words))
+    return " ".join(words)
+
+
+def api(command: str, *args: str) -> bytes:
+    """A synchronous ``api`` command (needs ``full``); every argument is one word."""
+    return _command("api " + _api_words(command, args))
+
+
+def bgapi(command: str, *args: str, job_uuid: str) -> bytes:
+    """``bgapi``: the reply names ``job_uuid`` at once, the result comes as BACKGROUND_JOB."""
+    return _command("bgapi " + _api_words(command, args), [("Job-UUID", _token("job uuid", job_uuid))])
 
 
 def uuid_break(uuid: str, *, all: bool = False) -> bytes:
@@ -217,6 +238,80 @@ def uuid_kill(uuid: str, cause: str | None = None) -> bytes:
     if cause is None:
         return api("uuid_kill", uuid)
     return api("uuid_kill", uuid, _match("hangup cause", _CAUSE, cause, "a cause name"))
+
+
+def uuid_send_dtmf(uuid: str, digits: str) -> bytes:
+    """The channel sends ``digits`` to its peer (on a loopback A leg: to the B leg's menu)."""
+    return api("uuid_send_dtmf", uuid, _match("dtmf digits", _DIGITS, digits, "digits from 0-9*#"))
+
+
+def uuid_recv_dtmf(uuid: str, digits: str) -> bytes:
+    """``digits`` arrive on the channel as if its caller had pressed them."""
+    return api("uuid_recv_dtmf", uuid, _match("dtmf digits", _DIGITS, digits, "digits from 0-9*#"))
+
+
+# Inbound socket --------------------------------------------------------------------
+
+
+def check_password(password: str) -> str:
+    """An event socket password fits on the ``auth`` line; the error never shows it."""
+    if not password or _CONTROL.search(password):
+        raise UnsafeArgument("password", "must be non-empty, without control characters (CR, LF...)", "<hidden>")
+    return password
+
+
+def event_plain(*names: str) -> bytes:
+    """Subscribe to these event types in the plain format."""
+    if not names:
+        raise UnsafeArgument("event", "at least one event name is required", "")
+    return _command("event plain " + " ".join(_match("event name", _EVENT_NAME, n, "an event name") for n in names))
+
+
+def filter_(header: str, value: str) -> bytes:
+    """Only events whose ``header`` equals ``value`` (filters are ORed); a value starting with '/' is a regex."""
+    _match("filter header", _NAME, header, "a header name")
+    if _token("filter value", value).startswith("/"):
+        raise UnsafeArgument("filter value", "must not start with '/' (a regex)", value)
+    return _command(f"filter {header} {value}")
+
+
+_CALLER_NUMBER = re.compile(r"\+?[0-9]{1,32}")
+_ENDPOINT = re.compile(r"[A-Za-z0-9_.\-]+/[A-Za-z0-9_.+@:/\-]+")
+
+
+def originate_args(
+    endpoint: str,
+    *,
+    uuid: str,
+    caller_id_number: str,
+    caller_id_name: str,
+    extension: str,
+    context: str,
+    park: bool,
+) -> list[str]:
+    """Arguments of ``originate``: ``endpoint`` with the call's own variables, then where it goes.
+
+    With ``park`` the new leg parks (on a ``loopback/...`` endpoint its peer runs
+    the extension); otherwise the answered leg itself is sent to ``extension``.
+    The endpoint is one plain dial string: no ``{}``/``[]`` variable blocks, no
+    ``,``/``|`` lists, no expansion, so nothing the switch would act on slips in.
+    """
+    # The extension and context first: a loopback endpoint is built from them.
+    destination = _dial_word("extension", extension)
+    _match("context", _NAME, context, "a context name")
+    _dial_word("originate endpoint", endpoint)
+    if not _ENDPOINT.fullmatch(endpoint):
+        raise UnsafeArgument("originate endpoint", "must look like type/target, e.g. user/1000", endpoint)
+    variables = ",".join(
+        (
+            f"origination_uuid={_token('uuid', uuid)}",
+            f"origination_caller_id_number={_match('caller id number', _CALLER_NUMBER, caller_id_number, 'digits')}",
+            f"origination_caller_id_name={_match('caller id name', _NAME, caller_id_name, 'one word')}",
+        )
+    )
+    if park:
+        return ["{" + variables + "}" + endpoint, "&park()"]
+    return ["{" + variables + "}" + endpoint, destination, "XML", context]
 
 
 # Application arguments ---------------------------------------------------------------
@@ -251,19 +346,37 @@ def silence_arg(milliseconds: int) -> str:
 
 
 def set_arg(name: str, value: str) -> str:
-    """``set`` / ``export`` argument; an empty value unsets the variable."""
+    """``set`` / ``export`` argument for the runtime's own variables; an empty value unsets it.
+
+    A variable named by a menu goes through :func:`export_arg`, which also
+    refuses the names FreeSWITCH acts on by itself.
+    """
     _match("variable name", _NAME, name, "a variable name")
     _no_control("variable value", value)
     _no_expansion("variable value", value)
     return f"{name}={value}"
 
 
+def export_arg(name: str, value: str, *, allowed: Collection[str] = ()) -> str:
+    """``export`` argument for a variable a menu names: never a hook or call control, unless ``allowed``."""
+    reason = refusal(name, allowed)
+    if reason is not None:
+        raise UnsafeArgument("variable name", reason, name)
+    return set_arg(name, value)
+
+
+def check_context(context: str) -> None:
+    """Raise UnsafeArgument (a ValueError) unless `context` can be a transfer's dialplan context."""
+    _match("transfer context", _NAME, context, "a context name (letters, digits, _ . -)")
+
+
 def transfer_arg(destination: str, context: str, *, dialplan: str = "XML") -> str:
+    check_context(context)
     return " ".join(
         (
-            _token("transfer destination", destination),
+            _no_expansion("transfer destination", _token("transfer destination", destination)),
             _match("dialplan", _NAME, dialplan, "a dialplan name"),
-            _token("transfer context", context),
+            context,
         )
     )
 
@@ -281,6 +394,14 @@ def _dial_word(field: str, value: str) -> str:
     return value
 
 
+def check_bridge_template(template: str) -> None:
+    """Raise UnsafeArgument (a ValueError) unless `template` is a dial string :func:`bridge_arg` can use."""
+    _token("bridge template", template)
+    if "{number}" not in template or "," in template or "|" in template:
+        raise UnsafeArgument("bridge template", "must hold '{number}' and no ',' or '|'", template)
+    _no_expansion("bridge template", template)
+
+
 def bridge_arg(
     template: str,
     destinations: Sequence[str],
@@ -294,9 +415,7 @@ def bridge_arg(
     destination replaces it and must be free of dial-string syntax.  ``variables``
     become the leading ``{name=value,...}`` block that applies to every leg.
     """
-    _token("bridge template", template)
-    if "{number}" not in template or "," in template or "|" in template:
-        raise UnsafeArgument("bridge template", "must hold '{number}' and no ',' or '|'", template)
+    check_bridge_template(template)
     if not destinations:
         raise UnsafeArgument("bridge destinations", "at least one is required", "")
     legs = [template.replace("{number}", _dial_word("bridge destination", d)) for d in destinations]

@@ -87,3 +87,12 @@ class MalformedFrame:
 Frame: TypeAlias = (
     Reply | ApiResponse | ChannelData | EslEvent | DisconnectNotice | OtherFrame | MalformedFrame
 )
+
+
+# switch_event_serialize writes an empty header value as this word (switch_event.c).
+UNDEFINED = "_undef_"
+
+
+def caller_value(raw: str) -> str:
+    """A caller-profile value of the connect reply as it was set: ``_undef_`` is FreeSWITCH's empty."""
+    return "" if raw == UNDEFINED else raw

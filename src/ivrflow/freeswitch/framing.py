@@ -7,8 +7,10 @@ a frame may be split across any number of ``feed`` calls.
 
 Bad peer input never raises: it becomes a :class:`MalformedFrame` and the
 reader resynchronises on the next blank line.  The header block and the body
-are both capped, so a peer that never sends ``\\n\\n`` cannot make the buffer
-grow without bound.
+are both capped on every path, so a peer that never sends ``\\n\\n`` or
+announces a huge body cannot make the buffer grow without bound: the bytes of
+a refused body are counted off as they arrive, never held.  A length is ASCII
+digits only (``int()`` would take ``²`` or ``+1``), and JSON nesting is bounded.
 
 Decoding is per line: header values of events and of the ``connect`` reply
 are URL-decoded one line at a time, *after* splitting, so a value holding
@@ -41,6 +43,10 @@ DEFAULT_MAX_HEADER_BYTES = 1 << 20
 DEFAULT_MAX_BODY_BYTES = 16 << 20
 # How much of a bad frame a MalformedFrame keeps for the log.
 _RAW_KEEP = 1024
+# Longer than any body cap: a longer length is refused without converting it.
+_LENGTH = re.compile(r"[0-9]{1,10}")
+# An event-json object holds strings and arrays of strings; 32 levels is far beyond that.
+MAX_JSON_DEPTH = 32
 
 
 class HeaderError(ValueError):
@@ -174,6 +180,8 @@ class FrameReader:
         self._scan_from = 0
         self._pending: tuple[bytes, list[tuple[str, str]], int] | None = None
         self._discarding = False
+        # Bytes still to drop of a body that was refused for its length.
+        self._skipping = 0
 
     @property
     def buffered(self) -> int:
@@ -190,6 +198,8 @@ class FrameReader:
 
     def close(self) -> list[Frame]:
         """The peer closed the connection: report a frame it left unfinished."""
+        # A refused body or a dropped header block was reported when it began.
+        self._skipping, self._discarding = 0, False
         if not self._buf and self._pending is None:
             return []
         raw = bytes(self._buf[:_RAW_KEEP])
@@ -199,6 +209,12 @@ class FrameReader:
         return [MalformedFrame("connection closed in the middle of a frame", raw)]
 
     def _step(self, frames: list[Frame]) -> bool:
+        if self._skipping:
+            dropped = min(self._skipping, len(self._buf))
+            del self._buf[:dropped]
+            self._skipping -= dropped
+            if self._skipping:
+                return False
         if self._discarding and not self._skip_to_blank_line():
             return False
         if self._pending is None:
@@ -209,7 +225,7 @@ class FrameReader:
         body = bytes(self._buf[:length])
         del self._buf[:length]
         self._pending = None
-        frames.append(_build(block, fields, body))
+        frames.append(_build_safely(block, fields, body))
         return True
 
     def _skip_to_blank_line(self) -> bool:
@@ -255,6 +271,12 @@ class FrameReader:
             )
             return True
         frame_or_length = self._parse_block(block)
+        if isinstance(frame_or_length, tuple) and frame_or_length[1] > self._max_body:
+            # The body is on its way: count its bytes off instead of reading them as headers.
+            self._skipping = frame_or_length[1]
+            frame_or_length = MalformedFrame(
+                f"Content-Length {frame_or_length[1]} exceeds {self._max_body}", block[:_RAW_KEEP]
+            )
         if isinstance(frame_or_length, MalformedFrame):
             frames.append(frame_or_length)
             return True
@@ -262,7 +284,7 @@ class FrameReader:
         if length:
             self._pending = (block, fields, length)
         else:
-            frames.append(_build(block, fields, b""))
+            frames.append(_build_safely(block, fields, b""))
         return True
 
     def _parse_block(self, block: bytes) -> MalformedFrame | tuple[list[tuple[str, str]], int]:
@@ -277,15 +299,18 @@ class FrameReader:
         length_text = _first(fields, "Content-Length")
         if length_text is None:
             return fields, 0
-        if not length_text.isdigit():
-            return MalformedFrame(f"Content-Length is not a number: {length_text[:40]!r}", block[:_RAW_KEEP])
-        length = int(length_text)
-        if length > self._max_body:
-            return MalformedFrame(f"Content-Length {length} exceeds {self._max_body}", block[:_RAW_KEEP])
+        length = parse_length(length_text)
+        if length is None:
+            return MalformedFrame(f"Content-Length is not a number of 1 to 10 ASCII digits: {length_text[:40]!r}", block[:_RAW_KEEP])
         return fields, length
 
 
 _EVENT_HEAD = re.compile(rb"Content-Length: (\d{1,8})\nContent-Type: (text/event-plain)")
+
+
+def parse_length(text: str) -> int | None:
+    """A ``Content-Length`` value: ASCII digits only, at most ten of them; else None."""
+    return int(text) if _LENGTH.fullmatch(text) else None
 
 
 def _first(fields: list[tuple[str, str]], name: str) -> str | None:
@@ -293,6 +318,15 @@ def _first(fields: list[tuple[str, str]], name: str) -> str | None:
         if key == name:
             return value
     return None
+
+
+def _build_safely(block: bytes, fields: list[tuple[str, str]], body: bytes) -> Frame:
+    # The reader's promise is never to raise on what the peer sends: anything
+    # a decoder did not foresee is one more malformed frame.
+    try:
+        return _build(block, fields, body)
+    except Exception as exc:  # noqa: BLE001
+        return MalformedFrame(f"unreadable frame: {type(exc).__name__}", (block + b"\n\n" + body)[:_RAW_KEEP])
 
 
 def _build(block: bytes, fields: list[tuple[str, str]], body: bytes) -> Frame:
@@ -339,12 +373,15 @@ def _inner_body(headers: Mapping[str, str], rest: bytes) -> str | None:
     # Events such as BACKGROUND_JOB carry their own Content-Length and body
     # after the event's header block; the outer length already covered them.
     length_text = headers.get("Content-Length")
-    if length_text is None or not length_text.isdigit():
+    length = None if length_text is None else parse_length(length_text)
+    if length is None:
         return None
-    return decode_text(rest[: int(length_text)])
+    return decode_text(rest[:length])
 
 
 def _json_event(body: bytes) -> Frame:
+    if _json_too_deep(body):
+        return MalformedFrame(f"event-json body nested more than {MAX_JSON_DEPTH} levels", body[:_RAW_KEEP])
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -354,6 +391,24 @@ def _json_event(body: bytes) -> Frame:
     inner = data.pop("_body", None)
     headers = {str(key): _json_value(value) for key, value in data.items()}
     return EslEvent(headers["Event-Name"], headers, None if inner is None else str(inner))
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def _json_too_deep(body: bytes) -> bool:
+    # Only a body with many brackets can be deep; then count them outside strings.
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(_DEPTH_STEP, _NOT_BRACKETS)
+    depth = 0
+    for step in brackets:
+        depth += 1 if step == 1 else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
 
 
 def _json_value(value: object) -> str:
@@ -369,10 +424,8 @@ def _disconnect_notice(headers: Mapping[str, str], body: bytes) -> Frame:
     linger_text = headers.get("Linger-Time")
     linger: int | None = None
     if linger_text is not None:
-        try:
-            linger = int(linger_text)
-        except ValueError:
-            linger = None
+        # FreeSWITCH sends -1 for "until exit"; anything else is a count of seconds.
+        linger = -1 if linger_text == "-1" else parse_length(linger_text)
     # The final notice of an inbound socket has no Content-Disposition.
     disposition = headers.get("Content-Disposition", "disconnect")
     return DisconnectNotice(disposition, linger, headers, decode_text(body))

@@ -5,6 +5,7 @@ No file, YAML or audio here: every reader (YAML, the REST API) ends in `load_men
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,8 @@ class LoadedMenu:
     warnings: tuple[Problem, ...]
 
 
-def load_menu_data(data: Any, source: str) -> LoadedMenu:
+def load_menu_data(data: Any, source: str, allowed_variables: Collection[str] = ()) -> LoadedMenu:
+    """Validate parsed data; `allowed_variables`: switch-acting variable names the operator permits."""
     if not isinstance(data, dict):
         raise MenuError(source, [Problem((), "the file must be a mapping with keys sounds and ivrs")])
     problems = [
@@ -53,10 +55,10 @@ def load_menu_data(data: Any, source: str) -> LoadedMenu:
     if problems:
         # Still check the ivrs that parsed, so one run shows every error.
         for i, ivr in parsed.items():
-            problems.extend(p for p in check_ivr(ivr, ("ivrs", i), known_sounds) if p.severity == "error")
+            problems.extend(p for p in check_ivr(ivr, ("ivrs", i), known_sounds, allowed_variables) if p.severity == "error")
         raise MenuError(source, problems)
     menu = Menu(sounds=sounds, ivrs=tuple(parsed.values()))
-    problems = check_menu(menu)
+    problems = check_menu(menu, allowed_variables)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise MenuError(source, errors)

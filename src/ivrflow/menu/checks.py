@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from .model import (
     DEFERRED_ACTIONS,
@@ -19,22 +19,26 @@ from .model import (
     QualityRate,
     RecordDigits,
     Rule,
+    SetVariable,
     SimpleTransfer,
-    TransferFromVariable,
     TransferRule,
     VoiceHelper,
 )
 from .problems import Path, Problem
+from .switch_variables import refusal
 
-ENDS_OPTION = (TransferRule, SimpleTransfer, TransferFromVariable, HangupRule, JumpToContext)
+# transfer_from_variable is not here: when its variable holds no number the call
+# skips it, at once, to the next rule.
+ENDS_OPTION = (TransferRule, SimpleTransfer, HangupRule, JumpToContext)
 TAKES_TIME = (PlaySound, PlaySilence, PlayDigits, PlayDigitsFromVariable, RecordDigits, QualityRate, VoiceHelper)
 
 
-def check_menu(menu: Menu) -> list[Problem]:
+def check_menu(menu: Menu, allowed_variables: Collection[str] = ()) -> list[Problem]:
+    """Problems across the menu; `allowed_variables`: switch-acting names the operator permits."""
     problems = list(_unique_ids(menu))
     known_sounds = {sound.id for sound in menu.sounds}
     for i, ivr in enumerate(menu.ivrs):
-        problems.extend(check_ivr(ivr, ("ivrs", i), known_sounds))
+        problems.extend(check_ivr(ivr, ("ivrs", i), known_sounds, allowed_variables))
     return problems
 
 
@@ -51,7 +55,9 @@ def _unique_ids(menu: Menu) -> Iterator[Problem]:
         extensions.add(ivr.extension)
 
 
-def check_ivr(ivr: Ivr, at: Path, known_sounds: set[int] | None) -> list[Problem]:
+def check_ivr(
+    ivr: Ivr, at: Path, known_sounds: set[int] | None, allowed_variables: Collection[str] = ()
+) -> list[Problem]:
     """Problems of one ivr; `known_sounds` None when the sounds themselves did not load."""
     problems: list[Problem] = []
     ids = [context.id for context in ivr.contexts]
@@ -78,13 +84,15 @@ def check_ivr(ivr: Ivr, at: Path, known_sounds: set[int] | None) -> list[Problem
             Problem(at + ("vm_enabled",), "voicemail is not run by this release; ignored", "warning")
         )
     for i, context in enumerate(ivr.contexts):
-        problems.extend(_check_context(ivr, context, at + ("contexts", i), known_sounds))
+        problems.extend(_check_context(ivr, context, at + ("contexts", i), known_sounds, allowed_variables))
     problems.extend(_unreachable(ivr, at))
     problems.extend(_silent_loops(ivr, at))
     return problems
 
 
-def _check_context(ivr: Ivr, context: Context, at: Path, known_sounds: set[int] | None) -> Iterator[Problem]:
+def _check_context(
+    ivr: Ivr, context: Context, at: Path, known_sounds: set[int] | None, allowed_variables: Collection[str]
+) -> Iterator[Problem]:
     for key in context.digit_options:
         if len(key) > context.digit_len:
             yield Problem(
@@ -100,11 +108,11 @@ def _check_context(ivr: Ivr, context: Context, at: Path, known_sounds: set[int] 
                 "warning",
             )
     for key, rules in context.options.items():
-        yield from _check_rules(ivr, rules, at + ("options", key), known_sounds)
+        yield from _check_rules(ivr, rules, at + ("options", key), known_sounds, allowed_variables)
 
 
 def _check_rules(
-    ivr: Ivr, rules: tuple[Rule, ...], at: Path, known_sounds: set[int] | None
+    ivr: Ivr, rules: tuple[Rule, ...], at: Path, known_sounds: set[int] | None, allowed_variables: Collection[str]
 ) -> Iterator[Problem]:
     ended_at: int | None = None
     for j, rule in enumerate(rules):
@@ -119,12 +127,27 @@ def _check_rules(
                 )
         if isinstance(rule, JumpToContext):
             yield from _check_jump(ivr, rule, here)
+        yield from _check_written_variable(rule, here, allowed_variables)
         if rule.action in DEFERRED_ACTIONS:
             yield Problem(
                 here, f"action {rule.action} is not run by this release; the call skips it", "warning"
             )
         if isinstance(rule, ENDS_OPTION) and ended_at is None:
             ended_at = j
+
+
+def _check_written_variable(rule: Rule, at: Path, allowed: Collection[str]) -> Iterator[Problem]:
+    # The variables a rule exports to the channel; those it only reads never reach the switch.
+    if isinstance(rule, SetVariable):
+        field, name = "set_variable_name", rule.set_variable_name
+    elif isinstance(rule, RecordDigits):
+        field, name = "record_digits_variable", rule.record_digits_variable
+    else:
+        return
+    reason = refusal(name, allowed)
+    if reason is not None:
+        yield Problem(at + (field,), f"{reason}; a menu may not set it: use another name, "
+                      "or have the operator allow this name explicitly")
 
 
 def _sound_refs(rule: Rule) -> Iterator[tuple[str, int]]:

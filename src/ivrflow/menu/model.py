@@ -8,7 +8,7 @@ checks across objects (ids that must exist, reachability) live in `checks`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +17,10 @@ OPTION_DIGITS = re.compile(r"[0-9*#]+")
 DIALABLE = re.compile(r"\+?[0-9*#]{1,32}")
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 MAX_TRANSFER_DESTINATIONS = 10
+# Other YAML readers (an editor checking the schema) read an unquoted `071` as
+# the number 71; ivrflow keeps it as written (see yaml_source), so the schema
+# accepts a number wherever a menu writes digits.
+DIGITS_OR_NUMBER: dict[str, Any] = {"type": ["string", "integer"], "minimum": 0}
 
 
 class Model(BaseModel):
@@ -63,7 +67,7 @@ def _destinations(value: str) -> tuple[str, ...]:
     return parts
 
 
-Dialable = Annotated[str, AfterValidator(_dialable)]
+Dialable = Annotated[str, AfterValidator(_dialable), Field(json_schema_extra=DIGITS_OR_NUMBER)]
 VariableName = Annotated[str, AfterValidator(_variable_name)]
 Printable = Annotated[str, AfterValidator(_printable)]
 # Text that reaches the switch as an application argument.
@@ -85,7 +89,8 @@ class Sound(Model):
     @field_validator("filename")
     @classmethod
     def _relative_plain_path(cls, value: str) -> str:
-        _printable(value)
+        # The path becomes a playback argument: the same rules as any text for the switch.
+        _switch_safe(value)
         if value.startswith("/") or ".." in value.split("/") or "\\" in value:
             raise ValueError(
                 f"{value!r} must be a path inside the sound directory "
@@ -114,19 +119,25 @@ class PlaySilence(RuleBase):
     silence_time: Annotated[int, Field(gt=0, le=600_000, description="milliseconds")]
 
 
+def _capped_destinations(value: str) -> str:
+    # Both transfers ring every destination at once in one bridge; the API caps
+    # `transfer` at 10, and `simple_transfer` takes the same path, so the same cap.
+    parts = _destinations(value)
+    if len(parts) > MAX_TRANSFER_DESTINATIONS:
+        raise ValueError(f"{len(parts)} destinations given, at most {MAX_TRANSFER_DESTINATIONS} are allowed")
+    return value
+
+
+TransferDestinations = Annotated[
+    str,
+    AfterValidator(_capped_destinations),
+    Field(description="one number, or up to 10 separated by commas", json_schema_extra=DIGITS_OR_NUMBER),
+]
+
+
 class TransferRule(RuleBase):
     action: Literal["transfer"]
-    transfer_dst: str = Field(description="one number, or up to 10 separated by commas")
-
-    @field_validator("transfer_dst")
-    @classmethod
-    def _check_destinations(cls, value: str) -> str:
-        parts = _destinations(value)
-        if len(parts) > MAX_TRANSFER_DESTINATIONS:
-            raise ValueError(
-                f"{len(parts)} destinations given, at most {MAX_TRANSFER_DESTINATIONS} are allowed"
-            )
-        return value
+    transfer_dst: TransferDestinations
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -135,13 +146,7 @@ class TransferRule(RuleBase):
 
 class SimpleTransfer(RuleBase):
     action: Literal["simple_transfer"]
-    transfer_dst: str = Field(description="one or more numbers separated by commas")
-
-    @field_validator("transfer_dst")
-    @classmethod
-    def _check_destinations(cls, value: str) -> str:
-        _destinations(value)
-        return value
+    transfer_dst: TransferDestinations
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -160,7 +165,7 @@ class HangupRule(RuleBase):
 class JumpToContext(RuleBase):
     action: Literal["jump_to_context"]
     context: ContextId
-    context_option: str = "start"
+    context_option: Annotated[str, Field(json_schema_extra=DIGITS_OR_NUMBER)] = "start"
 
     @field_validator("context_option")
     @classmethod
@@ -170,7 +175,7 @@ class JumpToContext(RuleBase):
 
 class PlayDigits(RuleBase):
     action: Literal["play_digits"]
-    digits: Annotated[str, Field(pattern=r"^[0-9*#]{1,64}$")]
+    digits: Annotated[str, Field(pattern=r"^[0-9*#]{1,64}$", json_schema_extra=DIGITS_OR_NUMBER)]
     play_digits_method: Literal["iterated", "pronounced"] = "iterated"
 
 
@@ -303,7 +308,9 @@ class Context(Model):
 class Ivr(Model):
     """An ivr extension (resource /extension/, type ivr) with its settings and contexts."""
 
-    extension: Annotated[str, Field(pattern=r"^[0-9*#]{1,32}$", description="the bare name, e.g. 071")]
+    extension: Annotated[
+        str, Field(pattern=r"^[0-9*#]{1,32}$", description="the bare name, e.g. 071", json_schema_extra=DIGITS_OR_NUMBER)
+    ]
     id: int | None = None
     client_id: int | None = None
     label: Printable = ""

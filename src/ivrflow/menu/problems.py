@@ -13,6 +13,17 @@ from .model import ACTION_NAMES, FIELD_NAMES
 
 Path = tuple[str | int, ...]
 
+# A rendered problem quotes menu values; a 100 MB value must not become a 100 MB log line.
+MAX_MESSAGE_CHARS = 500
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut in the middle to about `limit` characters, so both the value's start and the fix stay."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} ...[{len(text) - 2 * half} characters cut]... {text[-half:]}"
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -24,7 +35,7 @@ class Problem:
         where = format_path(self.path)
         prefix = f"{source}: {where}: " if where else f"{source}: "
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{prefix}{tag}{self.message}"
+        return clip(f"{prefix}{tag}{self.message}")
 
 
 class MenuError(Exception):
@@ -84,7 +95,7 @@ def _message(error: Any, loc: Path) -> str:
     if kind == "value_error":
         return message.removeprefix("Value error, ")
     if not isinstance(error.get("input"), (dict, list, tuple)):
-        return f"{error['input']!r}: {message[0].lower()}{message[1:]}"
+        return f"{clip(repr(error['input']))}: {message[0].lower()}{message[1:]}"
     return message
 
 

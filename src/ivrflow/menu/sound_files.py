@@ -36,7 +36,12 @@ def sound_duration(path: Path) -> float:
 
 def check_sound_files(menu: Menu, sound_dir: Path) -> Iterator[Problem]:
     if not sound_dir.is_dir():
-        yield Problem((), f"sound directory {sound_dir} does not exist")
+        where = sound_dir.absolute()
+        what = "is not a directory" if where.exists() else "does not exist"
+        yield Problem(
+            (), f"sound directory {where} {what}; the daemon plays the menu's sounds from there: "
+            "create it, or give the right one with --sounds"
+        )
         return
     for i, sound in enumerate(menu.sounds):
         try:

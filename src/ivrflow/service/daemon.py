@@ -1,18 +1,25 @@
 """`ivrflow serve`: the long-running daemon.
 
-Signal handlers only enqueue; one control greenlet does the work
-(`handle_<signal>`), as in gunicorn:
+Signal handlers (installed before READY=1) and POST /-/reload only enqueue;
+one control greenlet does the work, as in gunicorn:
 
-* SIGHUP (or POST /-/reload): load and fully validate the menu again, then
-  swap it in atomically. Calls in progress keep the menu they started with; a
-  bad menu is rejected, logged and counted, and the old one keeps serving.
+* SIGHUP or POST /-/reload: load and fully validate the menu again in a thread
+  (reading, parsing and checking sound files never hold up a call), then swap
+  it in with one assignment on the event loop. Calls in progress keep the menu
+  they started with. Whatever goes wrong in a load (a MenuError, a
+  RecursionError, a MemoryError...) rejects that reload, counted and logged,
+  and the old menu keeps serving. Loads never overlap: requests that arrive
+  while one runs are coalesced into the next load, and each request is answered
+  with the result of a load that started after it arrived.
 * SIGTERM / SIGINT: stop accepting first (FreeSWITCH then falls through to the
   dialplan's fallback), let active calls finish up to `drain_timeout`, then
-  hang up the rest with a logged reason. A second SIGTERM/SIGINT ends at once.
+  hang up the rest with a logged reason. A second SIGTERM/SIGINT cuts the wait
+  short: the calls still in a menu are hung up at once, each with its record.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import signal
@@ -29,12 +36,14 @@ from .admin_http import AdminApp, serve as serve_admin
 from ..menu import LoadedMenu, Menu, MenuError
 from ..calls.registry import CallRegistry
 from ..freeswitch.dialogue import SwitchSettings
+from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
 from ..menu_api.client import ApiClient, load_credentials
 from ..menu_api.source import ApiMenuSource
 from .metrics import Metrics
-from ..calls.observers import Observer, RecordWriter
+from ..calls.records import RecordWriter
+from .observer import Observer
 from .sd_notify import Notifier
 from .settings import Settings
 
@@ -42,6 +51,17 @@ log = logging.getLogger("ivrflow")
 
 STATUS_EVERY = 5.0  # seconds between STATUS= updates to systemd
 HANGUP_GRACE = 5.0  # seconds for calls hung up at the end of a drain to be let go
+RELOAD_TIMEOUT = 60.0  # seconds a menu load may take before the reload is given up (a FIFO, a hung disk)
+RELOAD_GAP = 1.0  # seconds between the end of one load and the next, when requests keep coming
+LOAD_SWITCH_INTERVAL = 0.0005  # seconds; see _load_off_loop
+STOP_SIGNALS = ("SIGTERM", "SIGINT")
+
+
+class StartupError(Exception):
+    """The daemon cannot start as configured; the message is one line for the operator."""
+
+
+Request = tuple[str, "gevent.event.AsyncResult[tuple[bool, list[str]]] | None"]
 
 
 class Daemon:
@@ -57,14 +77,13 @@ class Daemon:
         if source is None:
             source = _source_for(settings, self.registry)
         self.source = source
-        self.metrics = Metrics(self.registry)
+        self.metrics = Metrics(self.registry, lambda: self.calls.active)
         self.notifier = notifier or Notifier()
-        self.loaded: LoadedMenu = self._load()  # a bad menu at start is fatal: MenuError
+        self.loaded: LoadedMenu = self._log_warnings(self._load())  # a bad menu at start is fatal: MenuError
+        self.metrics.known_ivrs(ivr.extension for ivr in self.loaded.menu.ivrs)
         self.metrics.reloads.labels(result="success").inc()
         self.metrics.config_last_success.set(time.time())
-        self._records: IO[str] = (
-            sys.stdout if settings.call_records == "-" else open(settings.call_records, "a", encoding="utf-8")  # noqa: SIM115
-        )
+        self._records = _open_records(settings.call_records)
         self.observer = Observer(self.metrics, RecordWriter(self._records))
         switch = SwitchSettings(
             sound_dir=settings.sound_dir.resolve(),
@@ -73,12 +92,14 @@ class Daemon:
             bridge_template=settings.bridge_template,
             exit_after_transfer=settings.exit_after_transfer,
         )
-        self._control: gevent.queue.Queue[str] = gevent.queue.Queue()
+        self._control: gevent.queue.Queue[Request] = gevent.queue.Queue()
         self.calls = CallRegistry(settings.max_calls)
-        self.calls.on_idle.append(lambda: self._control.put("IDLE"))
+        self.calls.on_idle.append(lambda: self._control.put(("IDLE", None)))
         self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls)
         self.admin: Any = None
         self.draining = False
+        self._reloader: gevent.Greenlet[[], None] | None = None
+        self._reload_waiting: list[gevent.event.AsyncResult[tuple[bool, list[str]]] | None] = []
 
     # --- menu -------------------------------------------------------------------
 
@@ -86,16 +107,38 @@ class Daemon:
         return self.loaded.menu
 
     def _load(self) -> LoadedMenu:
-        loaded = self.source.load()
+        """Load the menu (blocking work); any failure is a MenuError."""
+        try:
+            return self.source.load()
+        except MenuError:
+            raise
+        except Exception as exc:  # RecursionError, MemoryError, a bug in a check: the menu is not loadable
+            raise MenuError(self.source.name, [Problem((), f"cannot load the menu: {_short(exc)}")]) from exc
+
+    def _log_warnings(self, loaded: LoadedMenu) -> LoadedMenu:
         for warning in loaded.warnings:
             log.warning("%s", warning.render(loaded.source))
         return loaded
 
+    def _load_off_loop(self) -> LoadedMenu:
+        # The loading thread holds the GIL while it parses; a short switch interval makes it
+        # hand the GIL to the event loop within LOAD_SWITCH_INTERVAL instead of Python's 5 ms.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(LOAD_SWITCH_INTERVAL)
+        work = gevent.get_hub().threadpool.spawn(self._load)
+        try:
+            loaded: LoadedMenu = work.get(timeout=RELOAD_TIMEOUT)
+            return loaded
+        except gevent.Timeout:
+            raise MenuError(self.source.name, [Problem((), f"loading took over {RELOAD_TIMEOUT:g} s; gave up")]) from None
+        finally:
+            sys.setswitchinterval(interval)
+
     def reload(self) -> tuple[bool, list[str]]:
-        """Load the menu again; swap it in only if it is entirely valid."""
+        """Load the menu again off the event loop; swap it in only if it is entirely valid."""
         self.notifier.reloading()
         try:
-            loaded = self._load()
+            loaded = self._log_warnings(self._load_off_loop())
         except MenuError as exc:
             self.metrics.reloads.labels(result="failure").inc()
             messages = [p.render(exc.source) for p in exc.problems]
@@ -103,11 +146,39 @@ class Daemon:
             self.notifier.ready(self._status())
             return False, messages
         self.loaded = loaded  # one reference swap: a new call sees the old menu or the new, never a mix
+        self.metrics.known_ivrs(ivr.extension for ivr in loaded.menu.ivrs)
         self.metrics.reloads.labels(result="success").inc()
         self.metrics.config_last_success.set(time.time())
         log.info("menu reloaded from %s (%d ivr(s))", loaded.source, len(loaded.menu.ivrs))
         self.notifier.ready(self._status())
         return True, [w.render(loaded.source) for w in loaded.warnings]
+
+    def request_reload(self) -> tuple[bool, list[str]]:
+        """For the HTTP listener: queue a reload for the control greenlet and wait for its result."""
+        reply: gevent.event.AsyncResult[tuple[bool, list[str]]] = gevent.event.AsyncResult()
+        self._control.put(("RELOAD", reply))
+        result: tuple[bool, list[str]] = reply.get(timeout=RELOAD_TIMEOUT + HANGUP_GRACE)
+        return result
+
+    def _want_reload(self, reply: gevent.event.AsyncResult[tuple[bool, list[str]]] | None) -> None:
+        self._reload_waiting.append(reply)
+        if self._reloader is None:
+            self._reloader = gevent.spawn(self._reload_while_wanted)
+
+    def _reload_while_wanted(self) -> None:
+        try:
+            while self._reload_waiting:
+                waiting, self._reload_waiting = self._reload_waiting, []
+                result = self.reload()
+                for reply in waiting:
+                    if reply is not None:
+                        reply.set(result)
+                if self._reload_waiting:
+                    # Back-to-back loads would share the CPU with the calls for as long as a
+                    # flood lasts: the requests that came meanwhile gather for one later load.
+                    gevent.sleep(RELOAD_GAP)
+        finally:
+            self._reloader = None
 
     # --- running ----------------------------------------------------------------
 
@@ -115,32 +186,45 @@ class Daemon:
         # What exists now (modules, the menu) lives as long as the process: keep it out
         # of the collector's way, so full collections scan only the calls' objects.
         gc.freeze()
-        self.server.start()
+        try:
+            self.server.start()
+        except OSError as exc:
+            raise StartupError(_cannot_listen("for FreeSWITCH", "--esl-listen", self.settings.esl_listen, exc)) from None
         if self.settings.metrics_listen is not None:
-            self.admin = serve_admin(self.settings.metrics_listen, AdminApp(self.registry, self.readiness, self.reload, self.readiness_detail))
+            app = AdminApp(self.registry, self.readiness, self.request_reload, self.settings.admin_token,
+                           self.readiness_detail)
+            try:
+                self.admin = serve_admin(self.settings.metrics_listen, app)
+            except OSError as exc:
+                raise StartupError(_cannot_listen("for HTTP", "--metrics-listen", self.settings.metrics_listen, exc)) from None
             log.info("metrics and health on http://%s:%d/", *self.admin.address[:2])
         self.notifier.ready(self._status())
 
     def run(self) -> int:
         """Serve until stopped; the exit status for the process."""
-        self.start()
+        # Before READY=1: a SIGHUP sent the moment systemd sees it must find its handler.
         for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-            gevent.signal_handler(signum, self._control.put, signal.Signals(signum).name)
-        keepers = [gevent.spawn(self._report_status)]
-        if self.settings.menus_url and self.settings.menu_refresh > 0:
-            keepers.append(gevent.spawn(self._refresh, self.settings.menu_refresh))
-        if self.notifier.watchdog_interval:
-            keepers.append(gevent.spawn(self._watchdog, self.notifier.watchdog_interval))
+            gevent.signal_handler(signum, self._control.put, (signal.Signals(signum).name, None))
+        keepers: list[gevent.Greenlet[..., None]] = []
         try:
+            self.start()
+            keepers.append(gevent.spawn(self._report_status))
+            if self.settings.menus_url and self.settings.menu_refresh > 0:
+                keepers.append(gevent.spawn(self._refresh, self.settings.menu_refresh))
+            if self.notifier.watchdog_interval:
+                keepers.append(gevent.spawn(self._watchdog, self.notifier.watchdog_interval))
             while True:
-                name = self._control.get()
-                if name == "SIGHUP":
-                    self.reload()
-                elif name in ("SIGTERM", "SIGINT"):
+                name, reply = self._control.get()
+                if name in STOP_SIGNALS:
                     return self.drain()
+                self._dispatch(name, reply)
         finally:
             gevent.killall(keepers)
             self.close()
+
+    def _dispatch(self, name: str, reply: gevent.event.AsyncResult[tuple[bool, list[str]]] | None) -> None:
+        if name in ("SIGHUP", "RELOAD"):
+            self._want_reload(reply)
 
     def drain(self) -> int:
         """Stop taking calls, let the active ones finish (bounded), hang up the rest."""
@@ -150,28 +234,33 @@ class Daemon:
         log.info("draining: no new calls; %d in a menu; waiting up to %s s", self.calls.active, timeout)
         self.notifier.stopping(f"draining {self.calls.active} call(s)", timeout + HANGUP_GRACE)
         if self._wait_idle(timeout) == "interrupted":
-            log.warning("second stop signal: ending now with %d call(s) in a menu", self.calls.active)
-            return 0
-        if self.calls.active:
+            reason = "second stop signal"
+            log.warning("second stop signal: hanging up %d call(s) in a menu now", self.calls.active)
+        else:
             reason = f"drain timeout of {timeout} s ran out"
+        if self.calls.active:
             log.warning("hanging up %d call(s): %s", self.calls.active, reason)
             self.calls.hang_up_active(reason)
-            self._wait_idle(HANGUP_GRACE)
+            self._wait_idle(HANGUP_GRACE, interruptible=False)
         # Transferred calls whose sockets are held: closing them is unavoidable as the process ends.
         self.calls.release_held("ivrflow stopping")
         self._wait_all_closed(HANGUP_GRACE)
+        log.info("stopped after draining: %d call(s) left in a menu, %d held", self.calls.active, self.calls.held)
         return 0
 
-    def _wait_idle(self, seconds: float) -> str:
-        """Wait until no call is active: 'idle', 'timeout', or 'interrupted' by a stop signal."""
+    def _wait_idle(self, seconds: float, interruptible: bool = True) -> str:
+        """Wait until no call is in a menu: 'idle', 'timeout', or 'interrupted' by a stop signal."""
         deadline = time.monotonic() + seconds
         while self.calls.active:
             try:
-                name = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
+                name, reply = self._control.get(timeout=max(deadline - time.monotonic(), 0.0))
             except gevent.queue.Empty:
                 return "timeout"
-            if name in ("SIGTERM", "SIGINT"):
-                return "interrupted"
+            if name in STOP_SIGNALS:
+                if interruptible:
+                    return "interrupted"
+            else:
+                self._dispatch(name, reply)
         return "idle"
 
     def _wait_all_closed(self, seconds: float) -> None:
@@ -199,7 +288,10 @@ class Daemon:
 
     def _status(self) -> str:
         host, port = self.server.address
-        return f"{self.calls.active} active call(s), {self.calls.held} transferred and held; listening on {host}:{port}; menu {self.loaded.source}"
+        return (
+            f"{self.calls.active} active call(s), {self.calls.held} transferred and held; "
+            f"listening on {host}:{port}; menu {self.loaded.source}"
+        )
 
     def _report_status(self) -> None:
         while True:
@@ -210,7 +302,7 @@ class Daemon:
         # Menus from the API are fetched again as a reload: one path for SIGHUP and refresh.
         while True:
             gevent.sleep(interval)
-            self._control.put("SIGHUP")
+            self._control.put(("SIGHUP", None))
 
     def _watchdog(self, interval: float) -> None:
         while True:
@@ -225,6 +317,30 @@ class Daemon:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
             self._records.close()
+
+
+def _open_records(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in Daemon.close)
+    except OSError as exc:
+        raise StartupError(f"cannot write call records to {path} (--call-records): {exc.strerror}") from None
+
+
+def _cannot_listen(what: str, flag: str, address: tuple[str, int], exc: OSError) -> str:
+    host, port = address
+    where = f"cannot listen {what} on {host}:{port} ({flag})"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: the port is in use (another process listens there; choose another port)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: no network interface of this machine has that address"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _source_for(settings: Settings, registry: CollectorRegistry) -> MenuSource:

@@ -7,9 +7,15 @@ number, a call uuid or the digits a caller typed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import get_args
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from .. import __version__
+from ..engine import Outcome
 
 # Seconds: a call lasts seconds to many minutes.
 CALL_DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
@@ -17,10 +23,29 @@ CALL_DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 FAST_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+# The label values counters are created with, so that /metrics shows them at 0 from the start.
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+RELOAD_RESULTS = ("success", "failure")
+ERROR_KINDS = (
+    "malformed_frame", "connection_lost", "command_timeout", "internal", "bad_dtmf", "unsafe_argument", "switch_refused",
+)
+REJECTION_REASONS = ("capacity", "handshake_failed", "not_async_full", "no_ivr")
+
+
+class _CallsActive(Collector):
+    """`ivr_calls_active` read at scrape time from whoever holds the calls: one source of truth."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self._count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily("ivr_calls_active", "Calls in a menu right now", value=self._count())
+
+
 class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, calls_active: Callable[[], int]) -> None:
         self.registry = registry
-        self.calls_active = Gauge("ivr_calls_active", "Calls in a menu right now", registry=registry)
+        registry.register(_CallsActive(calls_active))
         self.calls = Counter("ivr_calls_total", "Finished calls by how they left the menu", ["ivr", "outcome"], registry=registry)
         self.call_duration = Histogram(
             "ivr_call_duration_seconds", "Time from a call's arrival to its leaving the menu", ["ivr"],
@@ -55,3 +80,15 @@ class Metrics:
         )
         self.build_info = Gauge("ivr_build_info", "ivrflow's version", ["version"], registry=registry)
         self.build_info.labels(version=__version__).set(1)
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result=result)
+        for kind in ERROR_KINDS:
+            self.errors.labels(kind=kind)
+        for reason in REJECTION_REASONS:
+            self.rejected.labels(reason=reason)
+
+    def known_ivrs(self, extensions: Iterable[str]) -> None:
+        """Show each ivr's outcome counters from the start (a reload may add ivrs: call it again)."""
+        for ivr in extensions:
+            for outcome in OUTCOMES:
+                self.calls.labels(ivr=ivr, outcome=outcome)

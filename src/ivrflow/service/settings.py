@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sounds", optional_path, "", "sound directory (default: sounds/ beside the menu file)"),
     Setting("esl_listen", address, "127.0.0.1:8084", "HOST:PORT that FreeSWITCH's socket app connects to (port 0: any)", ("--listen",)),
     Setting("metrics_listen", optional_address, "127.0.0.1:9464", "HOST:PORT for /metrics, /healthz, /readyz ('off': none)"),
+    Setting("admin_token", str, "", "token POST /-/reload must bear ('Authorization: Bearer TOKEN'); empty: loopback only"),
     Setting("transfer_context", str, "", "dialplan context for transfers (empty: the caller's own)"),
     Setting("simple_transfer_context", str, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
     Setting("bridge_template", str, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
@@ -111,6 +112,7 @@ class Settings:
     sounds: Path | None
     esl_listen: tuple[str, int]
     metrics_listen: tuple[str, int] | None
+    admin_token: str
     transfer_context: str
     simple_transfer_context: str
     bridge_template: str
@@ -138,9 +140,10 @@ class Settings:
 assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS], "one declaration per setting"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    """The flags of every setting, or of those named."""
     parser.add_argument("--settings", type=Path, help="TOML settings file (keys as below, without dashes)")
-    for setting in SETTINGS:
+    for setting in SETTINGS if names is None else [BY_NAME[name] for name in names]:
         parser.add_argument(
             *setting.flag_names,
             dest=setting.name,
@@ -155,20 +158,31 @@ def resolve(
     environ: Mapping[str, str] = os.environ,
 ) -> Settings:
     """Combine flags, environment, file and defaults; raise SettingsError naming every bad value."""
+    values = resolve_some([s.name for s in SETTINGS], flags, settings_file, environ)
+    if values["menu"] is None and not values["menus_url"]:
+        raise SettingsError("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file, or --menus-url)")
+    return Settings(**values)
+
+
+def resolve_some(
+    names: Sequence[str],
+    flags: Mapping[str, str | None],
+    settings_file: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    """The values of the settings named, by the same rules as `resolve`."""
     from_file = _read_file(settings_file) if settings_file else {}
     values: dict[str, Any] = {}
     problems = []
-    for setting in SETTINGS:
+    for setting in (BY_NAME[name] for name in names):
         raw, origin = _pick(setting, flags, environ, from_file)
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as exc:
             problems.append(f"{setting.name} (from {origin}): {exc}")
-    if not problems and values["menu"] is None and not values["menus_url"]:
-        problems.append("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file, or --menus-url)")
     if problems:
         raise SettingsError("; ".join(problems))
-    return Settings(**values)
+    return values
 
 
 def _pick(

@@ -54,6 +54,8 @@ CALL_SITES: Mapping[str, tuple[str, str, str]] = {
 # Events that carry the channel variables (DTMF and CHANNEL_STATE do not).
 _WITH_VARIABLES = frozenset(
     {
+        "CHANNEL_CREATE",
+        "CHANNEL_DESTROY",
         "CHANNEL_DATA",
         "CHANNEL_PARK",
         "CHANNEL_UNPARK",
@@ -193,6 +195,8 @@ class Channel:
         self.call_state = "RINGING"
         self.answer_state = "ringing"
         self.hangup_cause: str | None = None
+        # "outbound" on a leg the switch originated (a loopback A leg).
+        self.direction = "inbound"
         self._profile = _OrderedLines("Caller-")
         for name, value in profile:
             self._profile.replace_in_place(name, value)
@@ -273,8 +277,8 @@ class Channel:
             ("Channel-State-Number", str(self.state_number)),
             ("Channel-Name", self.channel_name),
             ("Unique-ID", self.unique_id),
-            ("Call-Direction", "inbound"),
-            ("Presence-Call-Direction", "inbound"),
+            ("Call-Direction", self.direction),
+            ("Presence-Call-Direction", self.direction),
             ("Channel-HIT-Dialplan", "true"),
             ("Channel-Call-UUID", self.unique_id),
             ("Answer-State", self.answer_state),

@@ -33,7 +33,9 @@ from .fs_history import ChannelHistory, ClosedBy
 from .fs_script import CallScript
 from .fs_session import Message, Session
 
-__all__ = ["EmulatedCall", "run_call", "start_call"]
+__all__ = ["EmulatedCall", "EventObserver", "run_call", "start_call"]
+
+EventObserver = Callable[[str, Sequence[tuple[str, str]]], None]
 
 # The events ``myevents`` subscribes to (mod_event_socket).
 MYEVENTS = frozenset(
@@ -75,8 +77,10 @@ _SETTLE_SECONDS = 0.05
 class EmulatedCall:
     """One call: connect to ``address``, serve the runtime, record everything."""
 
-    def __init__(self, script: CallScript) -> None:
+    def __init__(self, script: CallScript, observer: EventObserver | None = None) -> None:
         self.script = script
+        # Sees every event the channel fires, subscribed or not (the switch's other listeners).
+        self._observer = observer
         self.record = ChannelHistory(script.unique_id)
         self._t0 = time.monotonic()
         self._sock: socket.socket | None = None
@@ -289,6 +293,8 @@ class EmulatedCall:
 
     def emit(self, name: str, extra: Sequence[tuple[str, str]] = ()) -> None:
         self.record.events_fired.append((self.now(), name))
+        if self._observer is not None:
+            self._observer(name, extra)
         if name not in self._subscribed or self._closed:
             return
         if self._event_format == "json":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import select
 import sys
 import termios
@@ -31,18 +30,15 @@ from ..engine import (
     SetCallerId,
     SetVariable,
     StartTimer,
+    State,
     StopPlayback,
     TimerKind,
     Transfer,
 )
+from .caller_script import parse_script
 from .virtual_switch import VirtualSwitch
 
 DEFAULT_SOUND_SECONDS = 1.0
-_STEP = re.compile(r"^(?:wait\s+(?P<wait>\d+(?:\.\d+)?)|(?P<keys>[0-9*#]+)|(?P<hangup>hangup))$")
-
-
-class ScriptError(ValueError):
-    pass
 
 
 def sound_lengths(menu: Menu, sound_dir: Path, warn: Callable[[str], None]) -> dict[str, float]:
@@ -54,20 +50,6 @@ def sound_lengths(menu: Menu, sound_dir: Path, warn: Callable[[str], None]) -> d
             warn(f"note: {exc}; playing it as {DEFAULT_SOUND_SECONDS:.0f} s")
             lengths[sound.filename] = DEFAULT_SOUND_SECONDS
     return lengths
-
-
-def parse_script(script: str) -> list[tuple[str, str]]:
-    steps = []
-    for raw in script.split(";"):
-        step = raw.strip()
-        if not step:
-            continue
-        match = _STEP.match(step)
-        if match is None:
-            raise ScriptError(f"script step {step!r}: use 'wait SECONDS', keys such as '105' or '#', or 'hangup'")
-        kind = next(k for k, v in match.groupdict().items() if v is not None)
-        steps.append((kind, match.group(kind)))
-    return steps
 
 
 def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out: TextIO) -> CallRecord:
@@ -83,8 +65,7 @@ def run_script(menu: Menu, ivr: Ivr, lengths: dict[str, float], script: str, out
         if kind == "wait":
             switch.advance(float(value))
         elif kind == "keys":
-            printer.keys(value)
-            switch.press(value)
+            printer.press(value)
         else:
             printer.say("caller hangs up")
             switch.hang_up_caller()
@@ -109,8 +90,7 @@ def run_interactive(menu: Menu, ivr: Ivr, lengths: dict[str, float], out: TextIO
             key = read_key(timeout)
             switch.advance(max(time.monotonic() - started - switch.now, 0.0))
             if key and key in "0123456789*#":
-                printer.keys(key)
-                switch.press(key)
+                printer.press(key)
             elif key in ("h", "H"):
                 printer.say("caller hangs up")
                 switch.hang_up_caller()
@@ -159,8 +139,12 @@ class _Printer:
     def say(self, text: str) -> None:
         self.out.write(f"{self.switch.now:8.3f}  {text}\n")
 
-    def keys(self, keys: str) -> None:
+    def press(self, keys: str) -> None:
         self.say(f"caller presses {keys}")
+        state = self.switch.call.state
+        discarded = self.switch.press(keys)
+        if discarded:
+            self.say(f"{discarded} discarded: {_DEAF.get(state, 'the call takes no keys now')}")
 
     def flush(self) -> None:
         for at, output in self.switch.log[self.shown :]:
@@ -169,6 +153,13 @@ class _Printer:
                 self.out.write(f"{at:8.3f}  {text}\n")
         self.shown = len(self.switch.log)
         self.out.flush()
+
+
+_DEAF = {
+    State.SLEEPING: "keys are ignored during sleep_time",
+    State.PLAYING: "keys are ignored during a foreground prompt",
+    State.TRANSFERRING: "keys are ignored while the call is transferred",
+}
 
 
 def describe(output: Output, lengths: dict[str, float]) -> str | None:

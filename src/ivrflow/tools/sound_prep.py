@@ -104,7 +104,12 @@ def prepare(src: Path, dst: Path, rate: int = 8000, channels: int = 1) -> Prepar
     if channels not in CHANNELS:
         raise ValueError(f"channels must be 1 or 2, not {channels}")
     if not src.is_dir():
-        raise ValueError(f"{src} is not a directory")
+        if src.exists():
+            raise ValueError(
+                f"{src} is a file; SRC_DIR is a directory of prompts (converted recursively): "
+                f"give the directory that holds it, e.g. {src.parent}"
+            )
+        raise ValueError(f"{src} does not exist; SRC_DIR is a directory of prompts (converted recursively)")
     dst.mkdir(parents=True, exist_ok=True)
     src_root, dst_root = src.resolve(), dst.resolve()
     sources = _sources(src_root, dst_root)

@@ -89,9 +89,15 @@ class VirtualSwitch:
     def start(self, variables: Mapping[str, str] | None = None) -> None:
         self.driver.start(dict(variables or {}))
 
-    def press(self, digits: str) -> None:
+    def press(self, digits: str) -> str:
+        """Press keys now; returns those the call discarded (nothing came of them)."""
+        discarded = ""
         for digit in digits:
+            before = len(self.log)
             self.feed(DtmfReceived(self.now, digit))
+            if len(self.log) == before:
+                discarded += digit
+        return discarded
 
     def hang_up_caller(self, cause: str = "NORMAL_CLEARING") -> None:
         self.feed(CallerHungUp(self.now, cause))

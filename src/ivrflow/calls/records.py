@@ -1,0 +1,60 @@
+"""Each call's record: one JSON object, the same whichever switch carried the call."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import IO, Any
+
+from ..engine import CallRecord
+from .info import CallInfo
+
+# The switch passes caller data on as the caller sent it: a record keeps at most
+# this much of each caller-supplied text, and of a notice or error quoting one.
+MAX_CALLER_TEXT = 256
+MAX_NOTE_TEXT = 512
+
+
+def _clip(text: str, limit: int = MAX_CALLER_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}...[{len(text) - limit} more characters]"
+
+
+def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
+    return {
+        "call_uuid": _clip(info.call_id),
+        "ivr": info.ivr,
+        "caller": {"number": _clip(info.caller_number), "name": _clip(info.caller_name)},
+        "destination": _clip(info.destination),
+        "start": _iso(info.started_wall),
+        "end": _iso(info.started_wall + record.duration),
+        "duration_s": round(record.duration, 3),
+        # Seconds from the call's arrival to the caller's first key; null if none was pressed.
+        "first_key_s": None if record.first_digit_at is None else round(record.first_digit_at - record.started_at, 3),
+        "path": [{"context": step.context, "option": step.option} for step in record.path],
+        "entries": list(record.entries),
+        "variables": {name: _clip(value) for name, value in record.variables},
+        "outcome": record.outcome,
+        "reason": record.reason,
+        "transfer_destinations": [_clip(d) for d in record.transfer_destinations],
+        "notices": [_clip(n, MAX_NOTE_TEXT) for n in record.notices],
+        "errors": [_clip(e, MAX_NOTE_TEXT) for e in record.errors],
+    }
+
+
+def _iso(wall: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall)) + f".{int(wall % 1 * 1000):03d}Z"
+
+
+class RecordWriter:
+    """One JSON line per call, flushed at once, to a file opened for append or to stdout."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, line: dict[str, Any]) -> None:
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()

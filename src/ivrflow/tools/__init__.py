@@ -1,0 +1,1 @@
+"""Command-line tools: simulate and its virtual switch, graph, sounds prepare."""
