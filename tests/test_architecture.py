@@ -15,9 +15,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "menu": set(),
     "calls": {"engine", "menu"},
     "freeswitch": {"calls", "engine", "menu", "logs"},
-    "service": {"calls", "engine", "menu", "freeswitch", "logs"},
+    "service": {"calls", "engine", "menu", "freeswitch", "logs", "menu_api"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
+    "api": {"menu", "tools", "logs"},
+    "menu_api": {"menu"},
 }
 
 

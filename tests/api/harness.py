@@ -94,3 +94,5 @@ def api_server(db: str, *extra: str) -> Iterator[Api]:
     finally:
         process.terminate()
         process.wait(timeout=15)
+        drain.join(timeout=5)
+        process.stderr.close()

@@ -43,7 +43,7 @@ def test_listen_address_in_use_is_one_line(tmp_path: Path) -> None:
 
 
 def test_readyz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    http = TestClient(create_app(make_engine(f"sqlite:///{tmp_path / 'missing' / 'api.db'}")))
-    reply = http.get("/readyz")
-    assert reply.status_code == 503 and "database unreachable" in reply.text
-    assert http.get("/healthz").status_code == 200
+    with TestClient(create_app(make_engine(f"sqlite:///{tmp_path / 'missing' / 'api.db'}"))) as http:
+        reply = http.get("/readyz")
+        assert reply.status_code == 503 and "database unreachable" in reply.text
+        assert http.get("/healthz").status_code == 200

@@ -40,6 +40,10 @@ class World:
         self.token = self._token(self.me.client_id, secret)
         self.other_token = self._token(self.other.client_id, other_secret)
 
+    def close(self) -> None:
+        self.http.close()
+        self.engine.dispose()  # its pooled SQLite connections hold three descriptors each
+
     def _token(self, client_id: str, secret: str) -> str:
         reply = self.http.post("/api/ver1.0/oauth/token", data={
             "client_id": client_id, "client_secret": secret, "grant_type": "client_credentials"})
@@ -76,6 +80,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     it.ok("POST", f"/extension/{it.ext['id']}/ivr/context/{it.ctx['id']}/options/start/rules/",
           json={"action": "play_sound", "sound": it.sound["id"]})
     yield it
+    it.close()
 
 
 def rules(w: World) -> str:

@@ -15,7 +15,13 @@ from ivrflow.api.db import make_engine
 
 
 def test_docs_page_and_its_assets_come_from_the_server_itself(tmp_path: Path) -> None:
-    http = TestClient(create_app(make_engine(f"sqlite:///{tmp_path / 'api.db'}")))
+    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    with TestClient(create_app(engine)) as http:
+        check_docs(http)
+    engine.dispose()
+
+
+def check_docs(http: TestClient) -> None:
     page = http.get("/docs")
     assert page.status_code == 200
     urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)

@@ -109,8 +109,10 @@ def tiny_wavs(menu: Menu, directory: Path) -> Path:
 
 @pytest.mark.parametrize(("name", "menu"), MENUS, ids=[name for name, _ in MENUS])
 def test_yaml_api_yaml_is_lossless(server: Api, name: str, menu: Menu, tmp_path: Path) -> None:
-    with sessions(make_engine(server.db))() as session:
+    engine = make_engine(server.db)
+    with sessions(engine)() as session:
         client, secret = add_client_row(session)
+    engine.dispose()
     api = ApiClient(server.base, Credentials(client.client_id, secret))
     import_menu(api, menu, tiny_wavs(menu, tmp_path))
     back = load_menu_text(export_yaml(api), "exported").menu

@@ -6,8 +6,10 @@ Bounded: a few examples per operation, so the whole run stays within seconds.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
@@ -32,6 +34,12 @@ _TOKEN = TestClient(APP).post("/api/ver1.0/oauth/token", data={
     "client_id": _CLIENT.client_id, "client_secret": _SECRET, "grant_type": "client_credentials"}).json()["access_token"]
 
 schema = schemathesis.openapi.from_asgi("/api/ver1.0/openapi.json", APP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _dispose_engine() -> Iterator[None]:
+    yield
+    _ENGINE.dispose()
 
 
 @schema.parametrize()

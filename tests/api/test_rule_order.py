@@ -9,6 +9,13 @@ from .test_bad_requests import World
 
 def test_new_rules_append_and_order_puts_them_as_asked(tmp_path: Path) -> None:
     w = World(tmp_path)
+    try:
+        check_order(w)
+    finally:
+        w.close()
+
+
+def check_order(w: World) -> None:
     ext = w.ok("POST", "/client/@me/extension/", json={"name": "100", "type": "ivr"})
     ctx = w.ok("POST", f"/extension/{ext['id']}/ivr/context/", json={})
     base = f"/extension/{ext['id']}/ivr/context/{ctx['id']}/options/start/rules/"

@@ -64,6 +64,8 @@ def runtime(tmp: Path, base: str, credentials: dict[str, Any], *extra: str) -> I
             process.kill()
             process.wait(timeout=10)
         reader.join(timeout=5)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def start(it: Daemon, sounds: dict[str, int], tmp: Path, hello_seconds: float = 3.0, **overrides: Any) -> Any:

@@ -8,7 +8,6 @@ import logging
 import socket
 import sys
 
-from ..service.settings import address
 
 DEFAULT_DB = "sqlite:///ivrflow-api.db"
 log = logging.getLogger("ivrflow.api")
@@ -75,10 +74,10 @@ def _serve(args: argparse.Namespace) -> int:
     from .db import PendingMigrations, check_migrated, make_engine
 
     configure("keyvalue", "info")
-    try:
-        host, port = address(args.listen)
-    except ValueError as exc:
-        return _fail(f"--listen: {exc}")
+    host, _, port_text = args.listen.rpartition(":")
+    if not host or not port_text.isdigit() or int(port_text) > 65535:
+        return _fail(f"--listen: {args.listen!r} is not HOST:PORT")
+    host, port = host.strip("[]"), int(port_text)
     engine = make_engine(args.db)
     try:
         check_migrated(engine, args.db)
