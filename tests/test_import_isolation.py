@@ -6,10 +6,14 @@ import sys
 
 import pytest
 
-HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests")
+HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests", "urllib3")
 
 
-@pytest.mark.parametrize("module", ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build"])
+@pytest.mark.parametrize(
+    "module",
+    ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build", "ivrflow.webhooks.request", "ivrflow.webhooks.reply",
+     "ivrflow.speech", "ivrflow.rating"],
+)
 def test_module_imports_no_io_library(module: str) -> None:
     probe = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -12,7 +12,7 @@ from ivrflow.calls.info import CallInfo
 from ivrflow.calls.observer import QuietObserver
 from ivrflow.calls.registry import CallRegistry
 from ivrflow.calls.switch import Playable, UnsafeValue
-from ivrflow.engine import CallRecord, DtmfReceived, Output, PlaybackFinished, TransferFinished
+from ivrflow.engine import Call, CallRecord, DtmfReceived, Output, PlaybackFinished, TransferFinished
 from ivrflow.menu.files import load_menu_text
 
 MENU = load_menu_text(
@@ -110,8 +110,6 @@ def driven(switch: Recorder | None = None) -> tuple[CallDriver, Recorder, Watche
     watcher, clock, finished = Watcher(), Clock(), []
     ivr = MENU.ivr_for("071")
     assert ivr is not None
-    from ivrflow.engine import Call
-
     driver = CallDriver(Call(MENU, ivr), CallInfo("c1", "071", "", "", "071"), switch, watcher, clock, finished.append)
     switch.driver = driver
     return driver, switch, watcher, clock, finished
@@ -178,6 +176,23 @@ def test_nothing_reaches_a_finished_call() -> None:
     driver.fire_due_timers()
     assert switch.calls == calls
     assert [r.reason for r in watcher.records] == ["ivrflow stopping: drain timeout"]
+
+
+def test_an_engine_that_raises_is_aborted_with_one_error_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    driver, switch, watcher, _, _ = driven()
+    driver.start({})
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Call, "_collect", broken)
+    driver.post(DtmfReceived(11.0, "2"))
+    [record] = watcher.records
+    assert record.outcome == "error" and "boom" in record.reason
+    assert switch.calls[-2:] == [("hangup", "NORMAL_TEMPORARY_FAILURE"), ("finished",)]
+    assert watcher.errors == ["internal"]
+    driver.post(DtmfReceived(12.0, "3"))  # refused by the failed engine, never fed
+    assert len(watcher.records) == 1
 
 
 # --- the registry -----------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import time
 import socket
 
 import gevent
 import pytest
 
+from ivrflow.engine import ShutdownRequested
 from ivrflow.menu.files import load_menu_text
 from ivrflow.freeswitch.session import CallSession
 from ivrflow.testing import BridgeOutcome, EmulatedCall, Faults, start_call
@@ -258,3 +260,27 @@ def test_a_finished_call_leaves_nothing_for_the_cyclic_collector() -> None:
         gc.garbage.clear()
         gc.enable()
     assert ours == []
+
+
+def test_an_empty_caller_name_is_recorded_empty_not_as_the_switchs_undef() -> None:
+    with ivrflow() as it:
+        _, record = call(it, caller_id_name="", keys=[(6.0, "2")])
+    assert record["caller"]["name"] == ""
+
+
+def test_an_event_from_outside_the_call_reaches_it_through_the_inbox() -> None:
+    """The door for work done elsewhere (a webhook's reply, an ARI event): another greenlet posts to the driver."""
+    with ivrflow() as it:
+        emulated = EmulatedCall(script())
+        greenlet = gevent.spawn(emulated.run, it.address)
+        wait_until(lambda: any("hello" in run.arg for run in emulated.record.applications))
+        [hello] = [run for run in emulated.record.applications if "hello" in run.arg]
+        wait_until(lambda: emulated.now() > hello.started + 1.0)  # a second into the 3 s greeting, all quiet
+        [session] = it.server.registry.active_calls()
+        assert isinstance(session, CallSession) and session.driver is not None
+        gevent.spawn(session.driver.post, ShutdownRequested(time.monotonic(), "from outside")).join()
+        switch = greenlet.get(timeout=10)
+        record = it.record_for(switch)
+    assert record["outcome"] == "hangup" and record["reason"] == "ivrflow stopping: from outside"
+    # Woken at once, not when the switch next spoke: the greeting (3 s) was cut short.
+    assert hello.ended is not None and hello.ended - hello.started < 2.5

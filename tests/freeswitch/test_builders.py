@@ -229,3 +229,34 @@ def test_a_transfer_context_is_checked_before_any_call(context: str) -> None:
 def test_good_contexts_pass(context: str) -> None:
     c.check_context(context)
     assert c.transfer_arg("100", context) == f"100 XML {context}"
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{execute_on_answer=x}user/{number}", "execute_on_"),
+        ("[api_hangup_hook=x]user/{number}", "acts on by itself"),
+        ("<exec_after_bridge_app=x>user/{number}", "acts on by itself"),
+        ("user/{number}[leg_timeout=1]", "may only lead"),
+        ("user/{number}<x=1>", "may only lead"),
+        ("{novalue}user/{number}", "not name=value"),
+        ("user/{number}" + "9" * 300, "at most 256"),
+    ],
+)
+def test_bridge_template_variable_blocks(template: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        c.check_bridge_template(template)
+
+
+def test_bridge_template_blocks_that_are_fine_or_allowed() -> None:
+    c.check_bridge_template("[leg_timeout=20]{ignore_early_media=true}sofia/gateway/gw1/{number}")
+    c.check_bridge_template("[execute_on_answer=x]user/{number}", allowed_variables={"execute_on_answer"})
+    with pytest.raises(ValueError, match="at most 64"):
+        c.check_context("c" * 65)
+
+
+@pytest.mark.parametrize(("directory", "why"), [("/srv/${x}/sounds", "expanded"), ("/srv/a\nb", "control"), ("sounds", "absolute")])
+def test_a_sound_directory_the_wire_would_refuse_is_refused_at_start(directory: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        c.check_sound_dir(directory)
+    c.check_sound_dir("/srv/freeswitch/sounds/ivr 071")

@@ -236,6 +236,16 @@ def test_a_completion_for_an_application_never_sent_is_ignored() -> None:
     assert feed(dialogue, OK + foreign) == [PlaybackFinished(100.0, 1, None)]
 
 
+def test_a_variable_the_switch_acts_on_is_refused_unless_the_operator_allows_it() -> None:
+    dialogue, _, _ = connected()
+    with pytest.raises(UnsafeValue, match="api_hangup_hook"):
+        dialogue.set_variable("api_hangup_hook", "system touch /tmp/x")
+    assert dialogue.data_to_send() == b""
+    allowed, _, _ = connected(allowed_variables=frozenset({"api_hangup_hook"}))
+    allowed.set_variable("api_hangup_hook", "lua notify.lua")
+    assert b"execute-app-arg: api_hangup_hook=lua notify.lua" in allowed.data_to_send()
+
+
 def test_an_unsafe_value_never_reaches_the_wire() -> None:
     dialogue, _, _ = connected()
     with pytest.raises(UnsafeValue):

@@ -26,7 +26,7 @@ def test_atheris_finds_no_crash(kind: str, tmp_path: Path) -> None:
     for i, seed in enumerate(seeds(kind)):
         (corpus / f"seed-{i}").write_bytes(seed)
     done = subprocess.run(
-        [sys.executable, str(TARGETS), kind, str(corpus), "-max_total_time=3", "-max_len=8192",
+        [sys.executable, str(TARGETS), kind, str(corpus), "-max_total_time=2", "-max_len=8192",
          f"-artifact_prefix={tmp_path}/", "-print_final_stats=1"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )

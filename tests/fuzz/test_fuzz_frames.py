@@ -78,7 +78,7 @@ def mutate(stream: bytes, mutations: list[tuple[str, int, bytes]]) -> bytes:
 
 
 # IVRFLOW_FUZZ_EXAMPLES raises the bound for a longer campaign than CI's few seconds.
-FUZZ = settings(max_examples=int(os.environ.get("IVRFLOW_FUZZ_EXAMPLES", 400)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(max_examples=int(os.environ.get("IVRFLOW_FUZZ_EXAMPLES", 200)), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @FUZZ
@@ -94,7 +94,8 @@ def test_random_bytes(stream: bytes, cuts: list[int]) -> None:
     st.lists(st.integers(min_value=0), max_size=6),
 )
 def test_mutated_real_frames(which: int, mutations: list[tuple[str, int, bytes]], cuts: list[int]) -> None:
-    run(mutate(fs_streams()[which], mutations), cuts)
+    # the first 16 KiB of a stream hold every kind of frame it has (connect reply, replies, events)
+    run(mutate(fs_streams()[which][:16384], mutations), cuts)
 
 
 @FUZZ

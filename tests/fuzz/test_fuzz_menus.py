@@ -20,7 +20,7 @@ TEXTS = menu_texts()
 YAML_SYNTAX = list(":-[]{}&*!|>'\"#%@`,?\n\t ") + ["\n  ", "- ", ": ", "&a ", "*a", "!!python/object:os.system ", "<<: ",
                                                   "0x1f", "071", "+7", "1e9", "~", "null", "yes", "\\u0000", "${x}"]
 # IVRFLOW_FUZZ_EXAMPLES raises the bound for a longer campaign than CI's few seconds.
-FUZZ = settings(max_examples=int(os.environ.get("IVRFLOW_FUZZ_EXAMPLES", 300)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("IVRFLOW_FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def outcome(load: Any, *args: Any) -> LoadedMenu | MenuError:

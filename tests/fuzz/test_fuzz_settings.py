@@ -15,7 +15,7 @@ from ivrflow.service.settings import BY_NAME, SETTINGS, Settings, SettingsError,
 NAMES = [s.name for s in SETTINGS]
 # IVRFLOW_FUZZ_EXAMPLES raises the bound for a longer campaign than CI's few seconds.
 FUZZ = settings(
-    max_examples=int(os.environ.get("IVRFLOW_FUZZ_EXAMPLES", 300)), deadline=None,
+    max_examples=int(os.environ.get("IVRFLOW_FUZZ_EXAMPLES", 150)), deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TRICKY = ["", "off", "0", "-1", "65536", "1e309", "nan", "inf", "\u00b2", "\uff11", "127.0.0.1:", ":8084", "[::1]:0",

@@ -11,7 +11,7 @@ import yaml
 
 from ivrflow.menu import MenuError
 from ivrflow.menu.files import MAX_MENU_BYTES, load_menu_file, load_menu_text
-from ivrflow.menu.yaml_source import MAX_DEPTH, LibyamlMenuLoader, PurePythonMenuLoader, parse_yaml
+from ivrflow.menu.yaml_source import MAX_DEPTH, MAX_EXPANDED_NODES, LibyamlMenuLoader, PurePythonMenuLoader, parse_yaml
 
 LOADERS = [PurePythonMenuLoader] + ([LibyamlMenuLoader] if LibyamlMenuLoader is not None else [])
 
@@ -117,3 +117,22 @@ def test_a_huge_bad_value_is_quoted_clipped() -> None:
     assert len(message) < 1000
     assert "characters cut" in message and "remove it" in message
 
+
+
+def test_a_billion_laughs_menu_is_refused_before_anything_walks_it() -> None:
+    # 9 aliases per level, 9 levels: 400 bytes standing for 387 million values
+    text = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    with pytest.raises(MenuError, match=f"aliases expand it to more than {MAX_EXPANDED_NODES} values"):
+        load_menu_text(text, "m.yaml")
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda c: c.__name__)
+def test_an_alias_inside_its_own_anchor_is_refused(loader: type) -> None:
+    with pytest.raises(yaml.YAMLError, match="an alias refers to the node that holds it"):
+        parse_yaml("a: &a [1, *a]\n", loader)
+
+
+def test_aliases_within_the_bound_still_work() -> None:
+    assert parse_yaml("a: &a {x: 1}\nb: [*a, *a]\n") == {"a": {"x": 1}, "b": [{"x": 1}, {"x": 1}]}

@@ -17,7 +17,8 @@ on a virtual one. Whoever runs the call waits for the switch until
 `next_deadline` and then calls `fire_due_timers`.
 
 A command the adapter refuses to put on the wire (`UnsafeValue`) drops the
-rest of that batch and ends the call as failed.
+rest of that batch and ends the call as failed; an engine that raises is
+aborted: the call is hung up and recorded with outcome `error`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..engine import (
     CallRecord,
     CallStarted,
     CancelTimer,
+    EngineError,
     Event,
     Hangup,
     Output,
@@ -49,6 +51,7 @@ from ..engine import (
     SwitchFailed,
     TimerFired,
     Transfer,
+    clip_text,
 )
 from .info import CallInfo
 from .observer import CallObserver
@@ -98,8 +101,8 @@ class CallDriver:
         self._inbox.append(event)
         if self._running:
             return
-        self._wake()
         self.run()
+        self._wake()
 
     def shut_down(self, reason: str) -> None:
         self.post(ShutdownRequested(self.clock(), reason))
@@ -131,7 +134,12 @@ class CallDriver:
             self._running = False
 
     def _feed(self, event: Event) -> None:
-        outputs = self.call.handle(event)
+        try:
+            outputs = self.call.handle(event)
+        except EngineError as exc:
+            log.exception("engine failed on %s", type(event).__name__, extra={"call": self.info.call_id})
+            self.observer.error("internal")
+            outputs = self.call.abort(self.clock(), clip_text(f"internal error: {exc.__cause__ or exc}"))
         if outputs:
             self.observer.outputs(self.info, outputs)
         for output in outputs:
@@ -143,7 +151,7 @@ class CallDriver:
                 # Checks at load should make this unreachable; never send it, end the call instead.
                 log.error("refused to send %r: %s", output, exc, extra={"call": self.info.call_id})
                 self.observer.error("unsafe_argument")
-                self._inbox.appendleft(SwitchFailed(self.clock(), f"unsafe argument: {exc}"))
+                self._inbox.appendleft(SwitchFailed(self.clock(), clip_text(f"unsafe argument: {exc}")))
                 return
 
     def _carry_out(self, output: Output) -> None:

@@ -41,6 +41,9 @@ class CallRegistry:
     def at_capacity(self) -> bool:
         return len(self._active) >= self.max_calls
 
+    def active_calls(self) -> list[ServedCall]:
+        return list(self._active)
+
     def admit(self, call: ServedCall) -> bool:
         """Take a new call unless at capacity."""
         if self.at_capacity:
@@ -65,7 +68,7 @@ class CallRegistry:
                     callback()
 
     def hang_up_active(self, reason: str) -> None:
-        for call in list(self._active):
+        for call in self.active_calls():
             call.shut_down(reason)
 
     def release_held(self, reason: str) -> None:

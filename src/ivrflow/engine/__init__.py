@@ -2,6 +2,7 @@
 
 from .call import Call, State
 from .checks import MAX_TEXT_LENGTH
+from .checks import clip_text
 from .errors import EngineError
 from .outputs import (
     PROGRESS_TYPES,
@@ -55,6 +56,7 @@ __all__ = [
     "ContextEntered",
     "DtmfReceived",
     "EngineError",
+    "clip_text",
     "Event",
     "Hangup",
     "InputResolved",

@@ -54,3 +54,10 @@ def check_type(owner: object, name: str, value: object, kind: type) -> None:
 
 def _field(owner: object, name: str) -> str:
     return f"{type(owner).__name__}.{name}"
+
+
+def clip_text(text: str) -> str:
+    """Text from outside (a switch's reply, an exception) cut to what an event takes."""
+    if len(text) <= MAX_TEXT_LENGTH:
+        return text
+    return text[: MAX_TEXT_LENGTH - 20] + f"...[{len(text) - MAX_TEXT_LENGTH + 20} more]"

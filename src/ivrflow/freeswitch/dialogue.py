@@ -52,6 +52,7 @@ from ..engine import (
     PlaySilence,
     SwitchFailed,
     TransferFinished,
+    clip_text,
 )
 from ..menu.sound_paths import sound_path
 from . import builders as esl
@@ -88,6 +89,8 @@ class SwitchSettings:
     # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
     # at once), or hold the socket until the channel hangs up (the default: see above).
     exit_after_transfer: bool = False
+    # Variables FreeSWITCH acts on by itself (hooks, call control) that menus may still set.
+    allowed_variables: frozenset[str] = frozenset()
     linger_seconds: int = 30
     command_timeout: float = 5.0
     teardown_timeout: float = 10.0
@@ -267,7 +270,7 @@ class EslDialogue:
         elif name == "DTMF":
             return self._on_dtmf(event.get("DTMF-Digit") or "", at)
         elif name == "CHANNEL_HANGUP":
-            return self._caller_gone(at, event.get("Hangup-Cause") or "NORMAL_CLEARING")
+            return self._caller_gone(at, clip_text(event.get("Hangup-Cause") or "NORMAL_CLEARING"))
         return None
 
     def _on_dtmf(self, digit: str, at: float) -> EngineEvent | None:
@@ -310,7 +313,7 @@ class EslDialogue:
         if answered:  # the bridged conversation is over; end the caller's leg too
             self._send(esl.hangup("NORMAL_CLEARING"), _Awaits.NOTHING, awaited=False)
             self.hung_up = True
-        return TransferFinished(at, answered, disposition or "bridge failed")
+        return TransferFinished(at, answered, clip_text(disposition) or "bridge failed")
 
     def _caller_gone(self, at: float, cause: str) -> EngineEvent | None:
         if self.hung_up or self.channel is None:
@@ -368,7 +371,8 @@ class EslDialogue:
             app.break_when_executing = True
 
     def set_variable(self, name: str, value: str) -> None:
-        self._queue_app("export", _safe(esl.set_arg, name, value))
+        arg = _safe(functools.partial(esl.export_arg, allowed=self.settings.allowed_variables), name, value)
+        self._queue_app("export", arg)
 
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
         self._queue_app("set", _safe(esl.set_arg, f"effective_caller_id_{field}", value))

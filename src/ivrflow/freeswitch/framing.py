@@ -15,6 +15,9 @@ digits only (``int()`` would take ``²`` or ``+1``), and JSON nesting is bounded
 Decoding is per line: header values of events and of the ``connect`` reply
 are URL-decoded one line at a time, *after* splitting, so a value holding
 ``%0A`` or ``: `` cannot forge a header.
+
+One module past 400 lines: the fast path for FreeSWITCH's own header order and
+the general path share every bound, and must be read side by side.
 """
 
 from __future__ import annotations

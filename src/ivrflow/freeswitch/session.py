@@ -23,10 +23,11 @@ from ..calls.info import CallInfo
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
 from ..calls.routing import Rejected, choose_ivr
-from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed
+from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed, clip_text
 from ..menu import Menu
 from .connection import Connection, ConnectionLost
 from .dialogue import ChannelVariables, EslDialogue, SwitchSettings
+from .frames import caller_value
 
 log = logging.getLogger("ivrflow.call")
 
@@ -85,7 +86,7 @@ class CallSession:
             self._exit()
         except ConnectionLost as exc:
             self.observer.error("connection_lost")
-            self._end_unexpectedly(CallerHungUp(time.monotonic(), f"connection lost: {exc}"))
+            self._end_unexpectedly(CallerHungUp(time.monotonic(), clip_text(f"connection lost: {exc}")))
         except Exception:
             log.exception("call failed", extra={"call": self.dialogue.call_id})
             self.observer.error("internal")
@@ -113,9 +114,9 @@ class CallSession:
         info = CallInfo(
             call_id=dialogue.call_id,
             ivr=ivr.extension,
-            caller_number=headers.get("Caller-Caller-ID-Number", ""),
-            caller_name=headers.get("Caller-Caller-ID-Name", ""),
-            destination=headers.get("Caller-Destination-Number", ""),
+            caller_number=caller_value(headers.get("Caller-Caller-ID-Number", "")),
+            caller_name=caller_value(headers.get("Caller-Caller-ID-Name", "")),
+            destination=caller_value(headers.get("Caller-Destination-Number", "")),
         )
         self.driver = CallDriver(
             Call(menu, ivr), info, dialogue, self.observer, time.monotonic,
@@ -147,6 +148,8 @@ class CallSession:
 
     def _step(self, deliver: Callable[[Event], None]) -> None:
         """Wait for the switch until the nearest deadline, then hand on what came or what is due."""
+        # Work posted by another greenlet while this one was writing is still to be sent.
+        self._flush()
         now = time.monotonic()
         deadline = self._last_heard + self.settings.idle_timeout
         for other in (self.dialogue.reply_deadline(), self.driver.next_deadline() if self.driver else None):

@@ -48,8 +48,10 @@ def _variable_name(value: str) -> str:
 
 
 def _printable(value: str) -> str:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise ValueError(f"{value!r} contains a newline or control character; remove it")
+    # isprintable() is False for control characters, C1 controls, line and paragraph
+    # separators and invisible format characters (bidi overrides, zero-width).
+    if not value.isprintable():
+        raise ValueError(f"{value!r} contains a newline, control or invisible character; remove it")
     return value
 
 
@@ -67,6 +69,19 @@ def _destinations(value: str) -> tuple[str, ...]:
     return parts
 
 
+def _sound_filename(value: str) -> str:
+    # The path becomes a playback argument: the same rules as any text for the switch.
+    _switch_safe(value)
+    if value.startswith("/") or ".." in value.split("/") or "\\" in value:
+        raise ValueError(
+            f"{value!r} must be a path inside the sound directory "
+            "(relative, no '..', no backslash)"
+        )
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"{value!r} contains whitespace; rename the file without spaces")
+    return value
+
+
 Dialable = Annotated[str, AfterValidator(_dialable), Field(json_schema_extra=DIGITS_OR_NUMBER)]
 VariableName = Annotated[str, AfterValidator(_variable_name)]
 Printable = Annotated[str, AfterValidator(_printable)]
@@ -75,6 +90,8 @@ SwitchText = Annotated[str, AfterValidator(_switch_safe)]
 SoundId = Annotated[int, Field(gt=0, description="id of a sound in `sounds`")]
 ContextId = Annotated[int, Field(gt=0, description="id of a context of the same ivr")]
 Milliseconds = Annotated[int, Field(ge=0, description="milliseconds")]
+# A sound file's path inside the sound directory.
+SoundFilename = Annotated[str, Field(min_length=1), AfterValidator(_sound_filename)]
 
 
 class Sound(Model):
@@ -82,23 +99,9 @@ class Sound(Model):
 
     id: SoundId
     title: Printable = ""
-    filename: Annotated[str, Field(min_length=1)]
+    filename: SoundFilename
     client_id: int | None = None
     dealer_id: int | None = None
-
-    @field_validator("filename")
-    @classmethod
-    def _relative_plain_path(cls, value: str) -> str:
-        # The path becomes a playback argument: the same rules as any text for the switch.
-        _switch_safe(value)
-        if value.startswith("/") or ".." in value.split("/") or "\\" in value:
-            raise ValueError(
-                f"{value!r} must be a path inside the sound directory "
-                "(relative, no '..', no backslash)"
-            )
-        if any(ch.isspace() for ch in value):
-            raise ValueError(f"{value!r} contains whitespace; rename the file without spaces")
-        return value
 
 
 # --- rules: one model per action, discriminated by `action` -----------------

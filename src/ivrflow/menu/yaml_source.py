@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -27,6 +28,8 @@ from yaml.scanner import Scanner
 
 # A menu nests about a dozen levels (ivrs, contexts, options, rules, routes); 64 is ample.
 MAX_DEPTH = 64
+# A 1,000-ivr menu has about 150,000 values; aliases may not make a file stand for more than this.
+MAX_EXPANDED_NODES = 2_000_000
 
 # Only canonical decimal integers are numbers; `050`, `+7...`, `0x1f`, `1_000` stay text.
 _CANONICAL_INT = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
@@ -35,27 +38,74 @@ class DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
-class TooDeep(yaml.MarkedYAMLError):
+class BeyondLimits(yaml.MarkedYAMLError):
     pass
 
 
 class _DepthComposer(Composer):
-    """The pure-Python composer, counting how deep the node it builds is nested."""
+    """The pure-Python composer, counting how deep the node it builds is nested.
+
+    Aliases let a small file stand for a huge tree (each `*a` repeats all of
+    `&a`); the tree a document expands to is counted before anything walks it.
+    """
 
     _depth = 0
+    _aliased = False
+
+    def compose_document(self) -> Node | None:
+        root: Node | None = super().compose_document()
+        if root is not None and self._aliased:  # without aliases the file's size bounds the tree
+            _check_expanded_size(root)
+        return root
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 event = self.peek_event()  # type: ignore[attr-defined]
-                raise TooDeep(
+                raise BeyondLimits(
                     None, None, f"nested more than {MAX_DEPTH} levels deep; a menu needs about a dozen",
                     event.start_mark,
                 )
+            if self.check_event(AliasEvent):  # type: ignore[attr-defined]
+                self._aliased = True
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, ScalarNode):
+        return []
+    return list(node.value)
+
+
+def _check_expanded_size(root: Node) -> None:
+    """Count the nodes `root` stands for with every alias expanded; refuse too many, or a cycle."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                raise BeyondLimits(
+                    None, None,
+                    f"aliases expand it to more than {MAX_EXPANDED_NODES} values; write the repeated parts out",
+                    node.start_mark,
+                )
+            continue
+        if id(node) in open_nodes:
+            raise BeyondLimits(None, None, "an alias refers to the node that holds it", node.start_mark)
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
 
 
 class _Constructor(SafeConstructor):

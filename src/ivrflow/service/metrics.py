@@ -16,11 +16,14 @@ from prometheus_client.registry import Collector
 
 from .. import __version__
 from ..engine import Outcome
+from ..webhooks.outcome import RESULTS, WebhookOutcome
 
 # Seconds: a call lasts seconds to many minutes.
 CALL_DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 # Seconds: reaction to a key or a command reply, expected in milliseconds.
 FAST_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Seconds: a webhook answers in milliseconds to its deadline (5 s by default).
+WEBHOOK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 # The label values counters are created with, so that /metrics shows them at 0 from the start.
@@ -86,6 +89,19 @@ class Metrics:
             self.errors.labels(kind=kind)
         for reason in REJECTION_REASONS:
             self.rejected.labels(reason=reason)
+        self.webhook_requests = Counter(
+            "ivr_webhook_requests_total", "call_interactive requests by result", ["result"], registry=registry
+        )
+        for webhook_result in RESULTS:
+            self.webhook_requests.labels(result=webhook_result)
+        self.webhook_seconds = Histogram(
+            "ivr_webhook_seconds", "From a call_interactive request's start to its outcome",
+            buckets=WEBHOOK_BUCKETS, registry=registry,
+        )
+
+    def webhook_done(self, outcome: WebhookOutcome) -> None:
+        self.webhook_requests.labels(result=outcome.result).inc()
+        self.webhook_seconds.observe(outcome.seconds)
 
     def known_ivrs(self, extensions: Iterable[str]) -> None:
         """Show each ivr's outcome counters from the start (a reload may add ivrs: call it again)."""

@@ -9,6 +9,9 @@ answers them (``command/reply`` or ``api/response``), filters events to the
 ``myevents`` subscription and handles linger and the disconnect notices.  The
 channel side (:mod:`.fs_session`) runs in its own greenlet in ``async`` mode,
 or inline in the listener in ``static`` mode, as FreeSWITCH does.
+
+Test support past 400 lines: the emulated channel's behaviour is kept whole, as one
+reads it against mod_event_socket and the transcripts.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ and the DTMF event fires at that moment.
 Nothing here busy-polls: every loop blocks on one ``gevent.event.Event`` that
 is set whenever something it could react to changes (a command, a digit, a
 hangup, a break), with a timeout equal to the time left of the running media.
+
+Test support past 400 lines: the emulated channel's behaviour is kept whole, as one
+reads it against mod_event_socket and the transcripts.
 """
 
 from __future__ import annotations

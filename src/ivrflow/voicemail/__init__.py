@@ -1,0 +1,1 @@
+"""Voicemail: the spool of recorded messages (`spool`) and the mailer that sends them (`mailer`)."""
