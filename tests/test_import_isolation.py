@@ -1,4 +1,4 @@
-"""The engine and the menu model load no I/O library: the API server and the engine's users import them alone."""
+"""The engine, the menu model and the ARI dialogue load no I/O library: their users import them alone."""
 
 import json
 import subprocess
@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests", "urllib3")
+HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "requests", "urllib3", "websocket")
 
 
 @pytest.mark.parametrize(
     "module",
     ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build", "ivrflow.webhooks.request", "ivrflow.webhooks.reply",
-     "ivrflow.speech", "ivrflow.rating"],
+     "ivrflow.speech", "ivrflow.rating", "ivrflow.asterisk.dialogue"],
 )
 def test_module_imports_no_io_library(module: str) -> None:
     probe = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"

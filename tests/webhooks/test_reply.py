@@ -111,7 +111,7 @@ def test_an_empty_response_has_no_verbs() -> None:
         (b"<Response><SetVar name='x'>a&#10;b</SetVar></Response>", "bad_verb", "newline"),
         (b"<Response><SetCaller/></Response>", "bad_verb", "give name, number or both"),
         (b"<Response><SetCaller number='12 34'/></Response>", "bad_verb", "not a dialable number"),
-        (b"<Response><SetCaller name='x&#13;Y: z'/></Response>", "bad_verb", "control character"),
+        (b"<Response><SetCaller name='x&#13;Y: z'/></Response>", "bad_verb", "control or invisible character"),
         (b"<Response><PlaySound>../../etc/passwd</PlaySound></Response>", "bad_verb", "inside the sound directory"),
         (b"<Response><PlaySound>/abs.wav</PlaySound></Response>", "bad_verb", "inside the sound directory"),
         (b"<Response><PlaySound></PlaySound></Response>", "bad_verb", "filename"),

@@ -34,12 +34,15 @@ from prometheus_client import CollectorRegistry
 
 from .admin_http import AdminApp, serve as serve_admin
 from ..menu import LoadedMenu, Menu, MenuError
+from ..asterisk.dialogue import DialogueSettings
+from ..asterisk.rest import load_credentials
+from ..asterisk.service import AriService, sound_seconds_in
 from ..calls.registry import CallRegistry
 from ..freeswitch.dialogue import SwitchSettings
 from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
-from ..menu_api.client import ApiClient, load_credentials
+from ..menu_api.client import ApiClient, load_credentials as load_api_credentials
 from ..menu_api.source import ApiMenuSource
 from .metrics import Metrics
 from ..calls.records import RecordWriter
@@ -96,10 +99,30 @@ class Daemon:
         self.calls = CallRegistry(settings.max_calls)
         self.calls.on_idle.append(lambda: self._control.put(("IDLE", None)))
         self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls)
+        self.ari = self._ari(settings) if settings.ari_url else None
         self.admin: Any = None
         self.draining = False
         self._reloader: gevent.Greenlet[[], None] | None = None
         self._reload_waiting: list[gevent.event.AsyncResult[tuple[bool, list[str]]] | None] = []
+
+    def _ari(self, settings: Settings) -> AriService:
+        try:
+            credentials = load_credentials(file=settings.ari_credentials_file)
+            sound_dir = settings.sound_dir.resolve()
+            dialogue = DialogueSettings(
+                app=settings.ari_app,
+                sound_dir=sound_dir,
+                transfer_context=settings.transfer_context,
+                simple_transfer_context=settings.simple_transfer_context,
+                dial_template=settings.ari_dial_template,
+                sound_seconds=sound_seconds_in(sound_dir),
+            )
+            return AriService(
+                settings.ari_url, settings.ari_app, credentials, self.current_menu, dialogue, self.observer, self.calls,
+                on_reconnect=self.metrics.ari_reconnects.inc,
+            )
+        except ValueError as exc:
+            raise StartupError(f"Asterisk (--ari-url): {exc}") from None
 
     # --- menu -------------------------------------------------------------------
 
@@ -190,6 +213,9 @@ class Daemon:
             self.server.start()
         except OSError as exc:
             raise StartupError(_cannot_listen("for FreeSWITCH", "--esl-listen", self.settings.esl_listen, exc)) from None
+        if self.ari is not None:
+            self.ari.start()
+            log.info("Asterisk: ARI at %s, Stasis app %s", self.settings.ari_url, self.settings.ari_app)
         if self.settings.metrics_listen is not None:
             app = AdminApp(self.registry, self.readiness, self.request_reload, self.settings.admin_token,
                            self.readiness_detail)
@@ -230,6 +256,8 @@ class Daemon:
         """Stop taking calls, let the active ones finish (bounded), hang up the rest."""
         self.draining = True
         self.server.stop_accepting()
+        if self.ari is not None:
+            self.ari.stop_accepting()
         timeout = self.settings.drain_timeout
         log.info("draining: no new calls; %d in a menu; waiting up to %s s", self.calls.active, timeout)
         self.notifier.stopping(f"draining {self.calls.active} call(s)", timeout + HANGUP_GRACE)
@@ -278,6 +306,8 @@ class Daemon:
             problems.append("draining")
         if not self.server.accepting:
             problems.append("listener closed")
+        if self.ari is not None and not self.ari.connected:
+            problems.append("ARI events WebSocket down")
         if self.calls.at_capacity:
             problems.append(f"at capacity ({self.settings.max_calls} calls)")
         return problems
@@ -313,6 +343,8 @@ class Daemon:
         if isinstance(self.source, ApiMenuSource):
             self.source.api.close()
         self.server.stop_accepting()
+        if self.ari is not None:
+            self.ari.stop()
         if self.admin is not None:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
@@ -347,5 +379,5 @@ def _source_for(settings: Settings, registry: CollectorRegistry) -> MenuSource:
     if not settings.menus_url:
         assert settings.menu is not None
         return FileMenuSource(settings.menu, settings.sound_dir)
-    credentials = load_credentials(settings.api_credentials)
+    credentials = load_api_credentials(settings.api_credentials)
     return ApiMenuSource(ApiClient(settings.menus_url, credentials), settings.menu_cache, registry)

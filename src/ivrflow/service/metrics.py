@@ -76,6 +76,9 @@ class Metrics:
         self.rejected = Counter(
             "ivr_esl_connections_rejected_total", "Connections from FreeSWITCH not served", ["reason"], registry=registry
         )
+        self.ari_reconnects = Counter(
+            "ivr_ari_reconnects_total", "Times the ARI events WebSocket came back after it was lost", registry=registry
+        )
         self.errors = Counter("ivr_errors_total", "Errors survived, by kind", ["kind"], registry=registry)
         self.reloads = Counter("ivr_config_reloads_total", "Menu reloads by result", ["result"], registry=registry)
         self.config_last_success = Gauge(

@@ -92,6 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("simple_transfer_context", str, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
     Setting("bridge_template", str, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
     Setting("exit_after_transfer", boolean, "false", "release a transferred call's socket at once (only if no transfer target parks or runs socket)"),
+    Setting("ari_url", str, "", "Asterisk's ARI base URL, e.g. http://127.0.0.1:8088 (empty: no Asterisk); credentials from IVRFLOW_ARI_USER/IVRFLOW_ARI_PASSWORD"),
+    Setting("ari_app", str, "ivrflow", "the Stasis application name the dialplan's Stasis() names"),
+    Setting("ari_credentials_file", optional_path, "", "file with one line user:password for ARI (when IVRFLOW_ARI_USER/PASSWORD are not set)"),
+    Setting("ari_dial_template", str, "PJSIP/{number}", "Asterisk endpoint for multi-destination transfers; {number} is each destination"),
     Setting("call_records", str, "-", "file that gets one JSON line per finished call ('-': stdout)"),
     Setting("max_calls", positive_int, "2000", "calls served at once; more are refused (FreeSWITCH falls through to its fallback)"),
     Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
@@ -117,6 +121,10 @@ class Settings:
     simple_transfer_context: str
     bridge_template: str
     exit_after_transfer: bool
+    ari_url: str
+    ari_app: str
+    ari_credentials_file: Path | None
+    ari_dial_template: str
     call_records: str
     max_calls: int
     drain_timeout: float

@@ -1,0 +1,186 @@
+"""The Stasis app's side of the one WebSocket: which call an event is about, new calls, and reconciliation.
+
+WebSocket-loss rule (Asterisk drops the app's events while its socket is down
+and replays nothing; transcript 07). On every reconnect, before new events are
+trusted, `GET /applications/{app}` lists the channels still in the app; then:
+
+1. A call we drive whose channel is no longer in the app ended during the gap:
+   after a `continue` it was transferred (TransferFinished), otherwise the
+   caller hung up (CallerHungUp). Either way it gets its one record.
+2. A call we drive that is still in the app and whose state REST can tell
+   (prompts and our own timers, not legs ringing or a bridge) is resumed: each
+   prompt it waits on is asked for (`GET /playbacks/{id}`); one that is gone
+   ended in the gap and its PlaybackFinished is posted. Digits pressed in the
+   gap are lost; the engine's own timers go on as if none was pressed.
+3. A call we drive whose state REST cannot tell (legs ringing, bridged) is
+   ended with SwitchFailed and the recorded reason `LOST_STATE`; the engine
+   hangs it up, so it is not left in Stasis with nobody driving it.
+4. A channel in the app that nobody drives (its StasisStart was lost) and that
+   is not a leg we dialed is hung up, and the reason logged: after a grace
+   period, since a new call's StasisStart may still be unread in the socket.
+   One in a bridge is left talking (a transfer an earlier process bridged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..engine import SwitchFailed
+from .call import AriCall
+from .dialogue import LEG_ARG
+from .rest import AriRest, AriUnavailable
+from .wire import q850
+
+log = logging.getLogger("ivrflow.asterisk")
+LOST_STATE = "ARI events were lost while the WebSocket was down and the call's state could not be recovered"
+LOST_CALL = "ivrflow lost this call's StasisStart while the ARI WebSocket was down"
+Json = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AriCallStart:
+    """A new call in the Stasis app: what the call layer needs to start a driver."""
+
+    channel_id: str
+    ivr: str
+    caller_number: str
+    caller_name: str
+    destination: str
+    context: str
+
+
+def call_start(event: Json) -> AriCallStart | None:
+    """The call a StasisStart begins, or None for a leg ivrflow dialed itself.
+
+    The ivr is the first Stasis argument (`Stasis(ivrflow,071)`), else the
+    dialed extension (`channel.dialplan.exten`), as the ESL side uses the called number.
+    """
+    args = [str(a) for a in event.get("args", [])]
+    if args[:1] == [LEG_ARG]:
+        return None
+    channel = event.get("channel", {})
+    dialplan = channel.get("dialplan", {})
+    caller = channel.get("caller", {})
+    exten = str(dialplan.get("exten", ""))
+    return AriCallStart(
+        channel_id=str(channel.get("id", "")),
+        ivr=args[0] if args and args[0] else exten,
+        caller_number=str(caller.get("number", "")),
+        caller_name=str(caller.get("name", "")),
+        destination=exten,
+        context=str(dialplan.get("context", "")),
+    )
+
+
+def event_channel(event: Json) -> str | None:
+    """The channel an event is about: its `channel`, a Dial's `peer`, or a playback's target."""
+    if "channel" in event:
+        return str(event["channel"].get("id"))
+    if "peer" in event:
+        return str(event["peer"].get("id"))
+    target = str(event.get("playback", {}).get("target_uri", ""))
+    return target.partition(":")[2] if target.startswith("channel:") else None
+
+
+class CallRouter:
+    """Hands each event to the call it is about; a StasisStart of a new call to `on_new_call`."""
+
+    def __init__(self, on_new_call: Callable[[AriCallStart, Json], None]) -> None:
+        self.calls: dict[str, AriCall] = {}  # channel id (the caller's or a leg's) -> call
+        self._on_new_call = on_new_call
+
+    def add(self, call: AriCall) -> None:
+        self.calls[call.dialogue.channel_id] = call
+
+    def route(self, event: Json) -> None:
+        channel_id = event_channel(event)
+        if event.get("type") == "StasisStart" and channel_id not in self.calls:
+            start = call_start(event)
+            if start is not None:
+                self._on_new_call(start, event)
+                return
+        call = self._find(channel_id)
+        if call is None:
+            return
+        call.on_event(event)
+        if call.dialogue.done:
+            self.calls.pop(call.dialogue.channel_id, None)
+
+    def _find(self, channel_id: str | None) -> AriCall | None:
+        if channel_id is None:
+            return None
+        call = self.calls.get(channel_id)
+        if call is not None:
+            return call
+        return next((c for c in self.calls.values() if c.dialogue.owns(channel_id)), None)
+
+    def owned(self, channel_id: str) -> bool:
+        return self._find(channel_id) is not None
+
+
+Decision = Literal["ended", "resumed", "lost_state", "orphan"]
+
+
+def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[str, Decision]:
+    """Apply the WebSocket-loss rule (module docstring) once; returns what was decided per channel."""
+    try:
+        reply = rest.request("GET", f"/applications/{app}")
+    except AriUnavailable as exc:
+        log.warning("reconciliation postponed: %s", exc)
+        return {}
+    in_app = set(reply.body.get("channel_ids", [])) if reply.status == 200 and isinstance(reply.body, dict) else set()
+    decisions: dict[str, Decision] = {}
+    for channel_id, call in list(router.calls.items()):
+        dialogue = call.dialogue
+        if channel_id != dialogue.channel_id:
+            continue
+        if channel_id not in in_app:
+            call.apply(dialogue.resync(False, set(), at))
+            decisions[channel_id] = "ended"
+        elif dialogue.state_known:
+            playing = {pb for pb in dialogue.playback_ids() if _exists(rest, f"/playbacks/{pb}")}
+            call.apply(dialogue.resync(True, playing, at))
+            decisions[channel_id] = "resumed"
+        else:
+            log.warning("call=%s hung up: %s", channel_id, LOST_STATE)
+            call.apply_event(SwitchFailed(at, LOST_STATE))
+            decisions[channel_id] = "lost_state"
+    for channel_id in sorted(in_app - set(decisions)):
+        if not router.owned(channel_id):
+            decisions[channel_id] = "orphan"
+    return decisions
+
+
+def hang_up_orphans(rest: AriRest, router: CallRouter, candidates: list[str]) -> list[str]:
+    """Step 4, once the grace period is over: hang up the candidates nobody drives by now.
+
+    A channel in a bridge is left alone: it is a transferred call still talking
+    (an earlier process bridged it), and hanging it up would cut a conversation.
+    """
+    try:
+        reply = rest.request("GET", "/bridges")
+        bridges = reply.body if reply.status == 200 and isinstance(reply.body, list) else []
+    except AriUnavailable:
+        bridges = []
+    bridged = {str(c) for b in bridges if isinstance(b, dict) for c in b.get("channels", [])}
+    hung_up = []
+    for channel_id in candidates:
+        if router.owned(channel_id) or channel_id in bridged:
+            continue
+        log.warning("call=%s hung up: %s", channel_id, LOST_CALL)
+        try:
+            rest.request("DELETE", f"/channels/{channel_id}", (("reason_code", str(q850("NORMAL_TEMPORARY_FAILURE"))),))
+            hung_up.append(channel_id)
+        except AriUnavailable as exc:
+            log.warning("call=%s could not be hung up: %s", channel_id, exc)
+    return hung_up
+
+
+def _exists(rest: AriRest, path: str) -> bool:
+    try:
+        return rest.request("GET", path).status == 200
+    except AriUnavailable:
+        return True  # cannot tell: keep waiting, the prompt's deadline still ends it
