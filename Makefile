@@ -5,8 +5,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# command:package pairs the test suite runs (sound conversion, unit file check, scale-out test)
-TEST_TOOLS := ffmpeg:ffmpeg ffprobe:ffmpeg systemd-analyze:systemd haproxy:haproxy
+# command:package pairs the test suite runs (sound conversion, unit file check, scale-out test, API on PostgreSQL)
+TEST_TOOLS := ffmpeg:ffmpeg ffprobe:ffmpeg systemd-analyze:systemd haproxy:haproxy /usr/lib/postgresql/15/bin/initdb:postgresql
 # Another apt (unattended upgrades, a second job) may hold the lock: wait up to 10 minutes for it.
 # The timeout covers dpkg's lock; `update` takes the lists lock, so it is retried while that is held.
 APT := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600

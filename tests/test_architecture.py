@@ -18,9 +18,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "asterisk": {"calls", "engine", "menu"},
     "webhooks": {"menu"},
     "voicemail": set(),
-    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs", "webhooks"},
+    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs", "webhooks", "menu_api"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
+    "api": {"menu", "tools", "logs"},
+    "menu_api": {"menu"},
 }
 
 

@@ -16,6 +16,7 @@ from .menu.files import load_menu_file
 from .menu.model import Ivr
 from .service.settings import SettingsError
 from .tools.sound_prep import add_command as add_sounds_command
+from .api.cli import add_command as add_api_command
 from .service.settings import add_arguments as add_settings_arguments
 from .service.settings import resolve as resolve_settings
 from .service.settings import resolve_some as resolve_some_settings
@@ -100,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     reload.set_defaults(run=_reload)
 
     add_sounds_command(commands)
+    add_api_command(commands)
+
+    for name, text in (("export", "write the menus of the API as YAML"), ("import", "create a YAML menu through the API")):
+        transfer = commands.add_parser(name, help=text)
+        if name == "import":
+            transfer.add_argument("file", type=Path)
+            transfer.add_argument("--sounds", type=Path, help="sound directory (default: sounds/ beside the file)")
+        else:
+            transfer.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+        transfer.add_argument("--menus-url", required=True, help="base URL of the API, e.g. http://HOST/api/ver1.0")
+        transfer.add_argument("--api-credentials", type=Path, help="JSON file with client_id and client_secret")
+        transfer.set_defaults(run=_transfer, command=name)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the menu file format")
     schema.set_defaults(run=_schema)
@@ -178,6 +191,7 @@ def _dial(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .menu_api.client import CredentialsError
     from .service.daemon import Daemon, StartupError
     from .logs import configure
 
@@ -189,7 +203,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure(settings.log_format, settings.log_level)
     try:
         return Daemon(settings).run()
-    except StartupError as exc:
+    except (StartupError, CredentialsError) as exc:
         print(f"ivrflow serve: {exc}", file=sys.stderr)
         return 1
 
@@ -230,6 +244,28 @@ def _reload(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr)
     print("reloaded" if reloaded else "rejected: the daemon keeps its previous menu")
     return 0 if reloaded else 1
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .menu_api.client import ApiClient, CredentialsError, FetchError, load_credentials
+    from .menu_api.transfer import export_yaml, import_menu
+
+    try:
+        api = ApiClient(args.menus_url, load_credentials(args.api_credentials))
+        if args.command == "export":
+            text = export_yaml(api)
+            if args.output is None:
+                sys.stdout.write(text)
+            else:
+                args.output.write_text(text, encoding="utf-8")
+            return 0
+        menu = load_menu_file(args.file).menu
+        made = import_menu(api, menu, args.sounds or args.file.parent / "sounds")
+    except (CredentialsError, FetchError, OSError) as exc:
+        print(f"ivrflow {args.command}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"extensions": made}))
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -42,7 +42,9 @@ class AdminApp:
         readiness: Callable[[], list[str]],
         reload: Callable[[], tuple[bool, list[str]]],
         token: str = "",
+        detail: Callable[[], dict[str, str]] = dict,
     ) -> None:
+        self._detail = detail
         self._metrics = make_wsgi_app(registry)
         self._readiness = readiness
         self._reload = reload
@@ -56,7 +58,7 @@ class AdminApp:
             return _reply(start_response, 200, {"status": "alive"})
         if path == "/readyz":
             problems = self._readiness()
-            return _reply(start_response, 503 if problems else 200, {"ready": not problems, "problems": problems})
+            return _reply(start_response, 503 if problems else 200, {"ready": not problems, "problems": problems, **self._detail()})
         if path == "/-/reload":
             if method != "POST":
                 return _reply(start_response, 405, {"error": "use POST"})

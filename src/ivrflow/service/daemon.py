@@ -44,6 +44,8 @@ from ..freeswitch.dialogue import SwitchSettings
 from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
+from ..menu_api.client import ApiClient, load_credentials as load_api_credentials
+from ..menu_api.source import ApiMenuSource
 from .metrics import Metrics
 from ..calls.records import RecordWriter
 from .observer import Observer
@@ -76,11 +78,10 @@ class Daemon:
         source: MenuSource | None = None,
     ) -> None:
         self.settings = settings
-        if source is None:
-            assert settings.menu is not None
-            source = FileMenuSource(settings.menu, settings.sound_dir, settings.allowed_variables)
-        self.source = source
         self.registry = registry or CollectorRegistry()
+        if source is None:
+            source = _source_for(settings, self.registry)
+        self.source = source
         self.metrics = Metrics(self.registry, lambda: self.calls.active)
         self.notifier = notifier or Notifier()
         self.loaded: LoadedMenu = self._log_warnings(self._load())  # a bad menu at start is fatal: MenuError
@@ -219,7 +220,8 @@ class Daemon:
             self.ari.start()
             log.info("Asterisk: ARI at %s, Stasis app %s", self.settings.ari_url, self.settings.ari_app)
         if self.settings.metrics_listen is not None:
-            app = AdminApp(self.registry, self.readiness, self.request_reload, self.settings.admin_token)
+            app = AdminApp(self.registry, self.readiness, self.request_reload, self.settings.admin_token,
+                           self.readiness_detail)
             try:
                 self.admin = serve_admin(self.settings.metrics_listen, app)
             except OSError as exc:
@@ -236,6 +238,8 @@ class Daemon:
         try:
             self.start()
             keepers.append(gevent.spawn(self._report_status))
+            if self.settings.menus_url and self.settings.menu_refresh > 0:
+                keepers.append(gevent.spawn(self._refresh, self.settings.menu_refresh))
             if self.notifier.watchdog_interval:
                 keepers.append(gevent.spawn(self._watchdog, self.notifier.watchdog_interval))
             while True:
@@ -314,6 +318,10 @@ class Daemon:
             problems.append(f"at capacity ({self.settings.max_calls} calls)")
         return problems
 
+    def readiness_detail(self) -> dict[str, str]:
+        cached = getattr(self.source, "serving_cached", None)
+        return {"menu_source": self.source.name, **({"menu_cached": cached} if cached else {})}
+
     def _status(self) -> str:
         host, port = self.server.address
         return (
@@ -326,12 +334,20 @@ class Daemon:
             gevent.sleep(STATUS_EVERY)
             self.notifier.status(self._status())
 
+    def _refresh(self, interval: float) -> None:
+        # Menus from the API are fetched again as a reload: one path for SIGHUP and refresh.
+        while True:
+            gevent.sleep(interval)
+            self._control.put(("SIGHUP", None))
+
     def _watchdog(self, interval: float) -> None:
         while True:
             self.notifier.watchdog()
             gevent.sleep(interval)
 
     def close(self) -> None:
+        if isinstance(self.source, ApiMenuSource):
+            self.source.api.close()
         self.server.stop_accepting()
         if self.ari is not None:
             self.ari.stop()
@@ -373,3 +389,11 @@ def _cannot_listen(what: str, flag: str, address: tuple[str, int], exc: OSError)
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _source_for(settings: Settings, registry: CollectorRegistry) -> MenuSource:
+    if not settings.menus_url:
+        assert settings.menu is not None
+        return FileMenuSource(settings.menu, settings.sound_dir, settings.allowed_variables)
+    credentials = load_api_credentials(settings.api_credentials)
+    return ApiMenuSource(ApiClient(settings.menus_url, credentials), settings.menu_cache, registry)

@@ -121,6 +121,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
     Setting("log_format", choice("keyvalue", "json"), "keyvalue", "log line format"),
     Setting("log_level", choice("debug", "info", "warning", "error"), "info", "least severe level logged"),
+    # Menus from the REST API instead of a file.
+    Setting("menus_url", str, "", "base URL of the voice-menu API, e.g. https://HOST/api/ver1.0 (instead of --menu)"),
+    Setting("api_credentials", optional_path, "", "JSON file with client_id and client_secret (else IVRFLOW_API_CLIENT_ID/_SECRET)"),
+    Setting("menu_refresh", seconds, "60", "seconds between menu fetches from the API (0: only on SIGHUP)"),
+    Setting("menu_cache", Path, "ivrflow-cache", "directory for the last good menus and sounds from the API"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -146,11 +151,17 @@ class Settings:
     drain_timeout: float
     log_format: str
     log_level: str
+    menus_url: str
+    api_credentials: Path | None
+    menu_refresh: float
+    menu_cache: Path
 
     @property
     def sound_dir(self) -> Path:
         if self.sounds is not None:
             return self.sounds
+        if self.menus_url:
+            return self.menu_cache / "sounds"
         assert self.menu is not None
         return self.menu.parent / "sounds"
 
@@ -177,8 +188,8 @@ def resolve(
 ) -> Settings:
     """Combine flags, environment, file and defaults; raise SettingsError naming every bad value."""
     values = resolve_some([s.name for s in SETTINGS], flags, settings_file, environ)
-    if values["menu"] is None:
-        raise SettingsError("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file)")
+    if values["menu"] is None and not values["menus_url"]:
+        raise SettingsError("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file, or --menus-url)")
     return Settings(**values)
 
 
