@@ -285,7 +285,11 @@ def test_faults() -> None:
 
 def _many(count: int) -> Iterator[CallScript]:
     for _ in range(count):
-        yield CallScript(time_scale=SCALE, sounds={"/s/p.wav": 2.0}, keys=[Key(0.5, "1")])
+        # 500 connections set up at once in a process that has run the whole suite: give the
+        # application side 10 s of real time to say connect, not the default 0.25 s at this scale.
+        yield CallScript(
+            time_scale=SCALE, sounds={"/s/p.wav": 2.0}, keys=[Key(0.5, "1")], first_command_timeout=1000.0
+        )
 
 
 def test_five_hundred_concurrent_calls() -> None:
