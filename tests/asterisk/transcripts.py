@@ -8,7 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-TRANSCRIPT_DIR = Path(os.environ.get("IVRFLOW_ARI_TRANSCRIPTS", "/work/shared/asterisk/transcripts"))
+# shared/ lies beside the checkout.
+TRANSCRIPT_DIR = Path(
+    os.environ.get("IVRFLOW_ARI_TRANSCRIPTS", Path(__file__).resolve().parents[3] / "shared" / "asterisk" / "transcripts")
+)
 _SECTION = re.compile(r"^(\d\d[a-z]?(?:-\d)?): ")
 
 Line = dict[str, Any]

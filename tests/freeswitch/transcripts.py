@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TRANSCRIPT_DIR = Path(
-    os.environ.get("IVRFLOW_TRANSCRIPTS", "/work/shared/freeswitch/transcripts")
+    os.environ.get("IVRFLOW_TRANSCRIPTS", Path(__file__).resolve().parents[3] / "shared" / "freeswitch" / "transcripts")
 )
 
 
