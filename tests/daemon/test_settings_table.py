@@ -6,7 +6,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from ivrflow.service.settings import SETTINGS
+import pytest
+
+from ivrflow.service.settings import SETTINGS, SettingsError, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +39,16 @@ def test_every_setting_has_its_row_with_its_flags_and_default() -> None:
 def test_the_example_settings_file_has_every_key() -> None:
     example = tomllib.loads((ROOT / "systemd" / "ivrflow.toml.example").read_text())
     assert sorted(example) == sorted(s.name for s in SETTINGS)
+
+
+def test_a_settings_file_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
+    bad = tmp_path / "ivrflow.toml"
+    bad.write_bytes(b'menu = "m\xff.yaml"\n')
+    with pytest.raises(SettingsError, match="settings file"):
+        resolve({}, bad, environ={})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_drain_timeout_must_be_finite_and_not_negative(value: str) -> None:
+    with pytest.raises(SettingsError, match="drain_timeout"):
+        resolve({"menu": "m.yaml", "drain_timeout": value}, None, environ={})

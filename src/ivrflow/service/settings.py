@@ -8,6 +8,7 @@ Precedence: flag, then environment, then file, then default.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -53,8 +54,8 @@ def positive_int(text: str) -> int:
 
 def seconds(text: str) -> float:
     value = float(text)
-    if value < 0:
-        raise ValueError(f"{value} is negative")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} is not a number of seconds (finite, not negative)")
     return value
 
 
@@ -229,7 +230,7 @@ def _pick(
 def _read_file(path: Path) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"settings file {path}: {exc}") from exc
     unknown = sorted(set(data) - set(BY_NAME))
     if unknown:
