@@ -10,18 +10,16 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
-import gevent.socket
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from ..cooperative_http import POOL_CLASSES
 
 log = logging.getLogger("ivrflow.asterisk")
 
@@ -59,35 +57,10 @@ def load_credentials(env: Mapping[str, str] | None = None, file: Path | None = N
     return Credentials(user, password)
 
 
-def _gevent_socket(conn: HTTPConnection) -> socket.socket:
-    timeout = conn.timeout if isinstance(conn.timeout, (int, float)) else None
-    sock: socket.socket = gevent.socket.create_connection((conn._dns_host, conn.port), timeout, conn.source_address)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-class _GeventHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return _gevent_socket(self)
-
-
-class _GeventHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _gevent_socket(self)
-
-
-class _GeventHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GeventHTTPConnection
-
-
-class _GeventHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GeventHTTPSConnection
-
-
 class _GeventAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GeventHTTPPool, "https": _GeventHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
 
 
 @dataclass(frozen=True, slots=True)

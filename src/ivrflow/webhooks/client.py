@@ -16,7 +16,6 @@ greenlet of its own.
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
@@ -26,13 +25,11 @@ from urllib.parse import urljoin, urlsplit
 
 import gevent
 import gevent.lock
-import gevent.socket
 import gevent.ssl
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import HTTPError
 
+from ..cooperative_http import POOL_CLASSES
 from ..menu.model import Ivr
 from .outcome import Result, WebhookOutcome
 from .reply import MAX_REPLY_BYTES, ReplyFailure, parse_reply
@@ -55,30 +52,6 @@ class _Refused(Exception):
         self.result: Result = result
         self.reason = reason
         self.status = status
-
-
-class _CooperativeHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        try:
-            sock: socket.socket = gevent.socket.create_connection(
-                (self._dns_host, self.port), self.timeout, source_address=self.source_address
-            )
-        except OSError as error:
-            raise NewConnectionError(self, f"failed to connect: {error}") from error
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-
-
-class _CooperativeHTTPSConnection(_CooperativeHTTPConnection, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _CooperativeHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _CooperativeHTTPSConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +107,7 @@ class WebhookClient:
             retries=False,
             ssl_context=_tls_context(settings.ca_file),
         )
-        self._pools.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._pools.pool_classes_by_scheme = dict(POOL_CLASSES)
         self._allowed = None if settings.allowed_hosts is None else frozenset(h.lower() for h in settings.allowed_hosts)
 
     def fetch(
