@@ -68,7 +68,9 @@ class Recorder:
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
         self.calls.append(("caller_id", field, value))
 
-    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
+    def transfer(
+        self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"], ring_timeout: int | None = None
+    ) -> None:
         self.calls.append(("transfer", destinations))
 
     def hang_up(self, cause: str) -> None:

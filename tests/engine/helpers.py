@@ -25,11 +25,14 @@ from ivrflow.engine import (
     CallerHungUp,
     CallFinished,
     CallRecord,
+    CallOptions,
     CallStarted,
     CancelTimer,
+    CancelWebhook,
     ContextEntered,
     DtmfReceived,
     Event,
+    FetchWebhook,
     Hangup,
     InputResolved,
     Notice,
@@ -49,7 +52,9 @@ from ivrflow.engine import (
     TimerKind,
     Transfer,
     TransferFinished,
+    WebhookReplied,
 )
+from ivrflow.menu.verbs import Verb
 from ivrflow.tools.virtual_switch import VirtualSwitch
 
 # Sound ids used throughout: 1 bg.wav, 2 fg.wav, 3 rec.wav, 4 other.wav.
@@ -127,8 +132,8 @@ def caller_name(name: str) -> dict[str, Any]:
     return {"action": "set_caller_id_name", "caller_id_name": name}
 
 
-def call_interactive() -> dict[str, Any]:
-    return {"action": "call_interactive", "call_interactive_url": "https://example.com/hook"}
+def call_interactive(url: str = "https://example.com/hook", **fields: Any) -> dict[str, Any]:
+    return {"action": "call_interactive", "call_interactive_url": url, **fields}
 
 
 def quality_rate() -> dict[str, Any]:
@@ -182,8 +187,8 @@ def menu_yaml(text: str) -> Menu:
 class Driver:
     """Feeds events to a bare Call, remembering live play ids and timers."""
 
-    def __init__(self, the_menu: Menu) -> None:
-        self.call = Call(the_menu, the_menu.ivrs[0])
+    def __init__(self, the_menu: Menu, options: CallOptions = CallOptions()) -> None:
+        self.call = Call(the_menu, the_menu.ivrs[0], options)
         self.now = 0.0
         self.log: list[Output] = []
         self.plays: list[int] = []  # play ids in order of Play/PlaySilence/SayDigits
@@ -191,6 +196,7 @@ class Driver:
         self.all_timers: list[Timer] = []
         self.fired: list[Timer] = []
         self.cancelled: list[Timer] = []
+        self.jobs: list[FetchWebhook] = []
 
     def feed(self, event: Event) -> list[Output]:
         if isinstance(event, TimerFired):
@@ -204,6 +210,8 @@ class Driver:
                 self.all_timers.append(output.timer)
             elif isinstance(output, CancelTimer):
                 self.cancelled.append(output.timer)
+            elif isinstance(output, FetchWebhook):
+                self.jobs.append(output)
         self.log.extend(out)
         return out
 
@@ -233,6 +241,10 @@ class Driver:
 
     def transfer_result(self, ok: bool, cause: str = "") -> list[Output]:
         return self.feed(TransferFinished(self.now, ok, cause))
+
+    def reply(self, *verbs: Verb, error: str | None = None, job: int | None = None) -> list[Output]:
+        """The last webhook request (or `job`) came back."""
+        return self.feed(WebhookReplied(self.now, self.jobs[-1].job if job is None else job, verbs, error))
 
     def switch_failed(self, reason: str) -> list[Output]:
         return self.feed(SwitchFailed(self.now, reason))
@@ -274,8 +286,13 @@ def brief(output: Output) -> tuple[Any, ...]:
             return ("set", name, value)
         case SetCallerId(field=field, value=value):
             return ("caller_id", field, value)
-        case Transfer(destinations=destinations, kind=kind):
-            return ("transfer", *destinations) if kind == "transfer" else ("simple_transfer", *destinations)
+        case Transfer(destinations=destinations, kind=kind, ring_timeout=ring):
+            shown = ("transfer", *destinations) if kind == "transfer" else ("simple_transfer", *destinations)
+            return shown if ring is None else (*shown, f"ring {ring} s")
+        case FetchWebhook(url=url, method=method):
+            return ("fetch", method, url)
+        case CancelWebhook():
+            return ("cancel_fetch",)
         case Hangup(cause=cause):
             return ("hangup", cause)
         case CallFinished(record=rec):

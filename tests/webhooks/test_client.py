@@ -22,7 +22,7 @@ from ivrflow.service.metrics import Metrics
 from ivrflow.webhooks.client import RequestHandle, WebhookClient, WebhookSettings
 from ivrflow.webhooks.outcome import RESULTS, WebhookOutcome
 from ivrflow.webhooks.request import CallFacts, WebhookRequest, build_request
-from ivrflow.webhooks.verbs import TTS, Hangup, Jump, Pause, PlaySound, SetCaller, SetVar, SimpleTransfer
+from ivrflow.menu.verbs import TTS, Hangup, Jump, Pause, PlaySound, SetCaller, SetVar, SimpleTransfer
 
 from .server import WebhookServer, serving, sleeping, xml
 from .test_reply import ALL_VERBS, BILLION_LAUGHS

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from ivrflow.menu.model import Context, Ivr
 from ivrflow.webhooks.reply import MAX_VERBS, Reply, ReplyFailure, parse_reply
-from ivrflow.webhooks.verbs import TTS, Hangup, Jump, Pause, PlaySound, SetCaller, SetVar, SimpleTransfer
+from ivrflow.menu.verbs import TTS, Hangup, Jump, Pause, PlaySound, SetCaller, SetVar, SimpleTransfer
 
 ALL_VERBS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <Response>

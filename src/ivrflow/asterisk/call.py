@@ -61,8 +61,10 @@ class AriCall:
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
         self._apply(self.dialogue.set_caller_id(field, value))
 
-    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
-        self._apply(self.dialogue.transfer(destinations, kind, self._clock()))
+    def transfer(
+        self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"], ring_timeout: int | None = None
+    ) -> None:
+        self._apply(self.dialogue.transfer(destinations, kind, self._clock(), ring_timeout))
 
     def hang_up(self, cause: str) -> None:
         self._apply(self.dialogue.hang_up(cause))

@@ -127,9 +127,16 @@ class AriDialogue:
         name = "CALLERID(num)" if field_ == "number" else "CALLERID(name)"
         return Step(requests=[AriRequest("POST", f"{self._chan}/variable", (("variable", name), ("value", wire.plain_value(value))))])
 
-    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"], at: float) -> Step:
+    def transfer(
+        self,
+        destinations: tuple[str, ...],
+        kind: Literal["transfer", "simple_transfer"],
+        at: float,
+        ring_timeout: int | None = None,
+    ) -> Step:
+        """One destination goes on in the dialplan; several, or a ring timeout, are dialed and bridged."""
         step = self._stop_all(at)
-        if len(destinations) == 1:
+        if len(destinations) == 1 and ring_timeout is None:
             if kind == "simple_transfer":
                 ctx = self.settings.simple_transfer_context
             else:
@@ -149,7 +156,7 @@ class AriDialogue:
             args = f"{LEG_ARG},{self.channel_id}"
             step.requests += [
                 AriRequest("POST", "/channels/create", (("endpoint", endpoint), ("app", self.settings.app), ("appArgs", args), ("channelId", leg))),
-                AriRequest("POST", f"/channels/{leg}/dial", (("caller", self.channel_id), ("timeout", str(self.settings.dial_timeout)))),
+                AriRequest("POST", f"/channels/{leg}/dial", (("caller", self.channel_id), ("timeout", str(ring_timeout or self.settings.dial_timeout)))),
             ]
         return step
 

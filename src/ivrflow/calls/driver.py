@@ -36,8 +36,10 @@ from ..engine import (
     CallRecord,
     CallStarted,
     CancelTimer,
+    CancelWebhook,
     EngineError,
     Event,
+    FetchWebhook,
     Hangup,
     Output,
     Play,
@@ -51,10 +53,13 @@ from ..engine import (
     SwitchFailed,
     TimerFired,
     Transfer,
+    WebhookReplied,
     clip_text,
 )
+from ..menu.verbs import Verb
 from .info import CallInfo
 from .observer import CallObserver
+from .outside import Cancellable, NoOutsideWork, OutsideWork
 from .switch import Switch, UnsafeValue
 from .timers import TimerHeap
 
@@ -71,6 +76,7 @@ class CallDriver:
         clock: Callable[[], float],
         on_finished: Callable[[CallDriver], None] = lambda driver: None,
         wake: Callable[[], None] = lambda: None,
+        outside: OutsideWork = NoOutsideWork(),
     ) -> None:
         self.call = call
         self.info = info
@@ -79,6 +85,8 @@ class CallDriver:
         self.clock = clock
         self._on_finished = on_finished
         self._wake = wake  # tells whoever runs the call that the inbox has work
+        self.outside = outside
+        self._jobs: dict[int, Cancellable] = {}  # outside work under way, by job
         self.timers = TimerHeap()
         self._inbox: deque[Event] = deque()
         self._running = False
@@ -171,14 +179,38 @@ class CallDriver:
                 switch.set_variable(name, value)
             case SetCallerId(field=which, value=value):
                 switch.set_caller_id(which, value)
-            case Transfer(destinations=destinations, kind=kind):
-                switch.transfer(destinations, kind)
+            case Transfer(destinations=destinations, kind=kind, ring_timeout=ring_timeout):
+                switch.transfer(destinations, kind, ring_timeout)
             case Hangup(cause=cause):
                 switch.hang_up(cause)
+            case FetchWebhook(job=job):
+                self._fetch(output, job)
+            case CancelWebhook(job=job):
+                work = self._jobs.pop(job, None)
+                if work is not None:
+                    work.cancel()
             case CallFinished(record=record):
                 self.record = record
                 self.timers.clear()
+                for work in self._jobs.values():  # the engine cancels its own; this is a backstop
+                    work.cancel()
+                self._jobs.clear()
                 self._inbox.clear()
                 self.observer.call_finished(self.info, record)
                 switch.finished()
                 self._on_finished(self)
+
+    def _fetch(self, fetch: FetchWebhook, job: int) -> None:
+        stored = replied = False
+
+        def reply(verbs: tuple[Verb, ...], error: str | None) -> None:
+            nonlocal replied
+            wanted = not replied and (self._jobs.pop(job, None) is not None or not stored)
+            replied = True
+            if wanted:  # not cancelled, and not said twice
+                self.post(WebhookReplied(self.clock(), job, verbs, None if error is None else clip_text(error)))
+
+        work = self.outside.fetch_webhook(self.info, self.call.ivr, fetch, reply)
+        if not replied:  # a reply given while starting needs no handle
+            self._jobs[job] = work
+            stored = True

@@ -34,8 +34,14 @@ class Switch(Protocol):
 
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None: ...
 
-    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
-        """Hand the call on; the switch reports TransferFinished."""
+    def transfer(
+        self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"], ring_timeout: int | None = None
+    ) -> None:
+        """Hand the call on; the switch reports TransferFinished.
+
+        With `ring_timeout` the call stays with the switch's control (a bridge)
+        and TransferFinished says whether a destination answered within it.
+        """
 
     def hang_up(self, cause: str) -> None: ...
 

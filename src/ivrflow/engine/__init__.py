@@ -10,8 +10,10 @@ from .outputs import (
     Answer,
     CallFinished,
     CancelTimer,
+    CancelWebhook,
     Command,
     ContextEntered,
+    FetchWebhook,
     Hangup,
     InputResolved,
     Notice,
@@ -38,7 +40,9 @@ from .events import (
     SwitchFailed,
     TimerFired,
     TransferFinished,
+    WebhookReplied,
 )
+from .options import DEFAULT_WEBHOOK_DEADLINE_S, CallOptions
 from .record import CallRecord, Outcome, Step
 
 __all__ = [
@@ -51,7 +55,12 @@ __all__ = [
     "CallRecord",
     "CallStarted",
     "CallerHungUp",
+    "CallOptions",
     "CancelTimer",
+    "CancelWebhook",
+    "DEFAULT_WEBHOOK_DEADLINE_S",
+    "FetchWebhook",
+    "WebhookReplied",
     "Command",
     "ContextEntered",
     "DtmfReceived",

@@ -32,9 +32,10 @@ outcome `error`. A call is never fed again half-updated.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from ..menu.model import (
     DIALABLE,
@@ -59,12 +60,15 @@ from ..menu.model import (
     TransferRule,
     VoiceHelper,
 )
+from ..menu import verbs
 from .outputs import (
     ActionDone,
     Answer,
     CallFinished,
     CancelTimer,
+    CancelWebhook,
     ContextEntered,
+    FetchWebhook,
     Hangup,
     InputResolved,
     Notice,
@@ -93,7 +97,9 @@ from .events import (
     SwitchFailed,
     TimerFired,
     TransferFinished,
+    WebhookReplied,
 )
+from .options import CallOptions
 from .record import CallRecord, Outcome, Step
 
 SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
@@ -101,6 +107,10 @@ SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
 # Rules run without time passing; more than this in a row can only be a loop
 # of jumps (or of 0 ms input waits) that the config checks did not refuse.
 MAX_RULES_WITHOUT_WAIT = 1000
+# Keys kept while a webhook request is out (see `_on_waiting_digit`).
+MAX_TYPEAHEAD = 64
+# The engine's own deadline for a request trails the HTTP client's, which normally reports first.
+WEBHOOK_GRACE_MS = 1000
 
 
 class State(Enum):
@@ -110,6 +120,7 @@ class State(Enum):
     COLLECTING = "collecting"  # waiting for the digits of a menu entry
     RECORDING = "recording"  # record_digits: its prompt, then its digits
     TRANSFERRING = "transferring"  # waiting for the switch's verdict on a transfer
+    WAITING = "waiting"  # a call_interactive request is out; the hold sound may play
     ENDED = "ended"  # the record is out; later events are ignored
     ERROR = "error"  # a handler raised, or the call was aborted: handle raises EngineError
 
@@ -117,9 +128,10 @@ class State(Enum):
 class Call:
     """The walk of one call through one ivr."""
 
-    def __init__(self, menu: Menu, ivr: Ivr) -> None:
+    def __init__(self, menu: Menu, ivr: Ivr, options: CallOptions = CallOptions()) -> None:
         self.menu = menu
         self.ivr = ivr
+        self.options = options
         self.state = State.NEW
         self._out: list[Output] = []
         self._context: Context = _entry_context(ivr)
@@ -132,8 +144,15 @@ class Call:
         self._timers: dict[TimerKind, Timer] = {}
         self._rules_by_context: dict[int, EntryRules] = {}
         self._timer_seq = 0
-        self._recording: RecordDigits | None = None
+        self._recording: tuple[str, str] | None = None  # (variable, action) collecting digits
         self._recording_rules = EntryRules.of_record_digits(1)
+        self._script: deque[verbs.Verb] = deque()  # a webhook reply's verbs still to run
+        self._digitvar: str | None = None  # the playing reply sound's digitvar
+        self._job: int | None = None  # the call_interactive request out, if any
+        self._next_job = 0
+        self._typeahead: list[str] = []
+        self._ring_timeout: int | None = None  # the transfer under way comes back if nobody answers
+        self._lifetime_due = False
         self._channel_gone = False  # the caller hung up or left through a transfer: no Hangup
         self._channel_variables: Mapping[str, str] = {}
         self._variables: dict[str, str] = {}
@@ -267,6 +286,7 @@ class Call:
     def _run_option(self, option: str) -> None:
         self._option = option
         self._rule_index = 0
+        self._script.clear()
         self._path.append(Step(self._context.id, option))
         self._run_rules()
 
@@ -274,6 +294,10 @@ class Call:
         while self._steps_without_time < MAX_RULES_WITHOUT_WAIT:
             # Counted across events too: a 0 ms input wait that loops back is no wait at all.
             self._steps_without_time += 1
+            if self._script:
+                if self._run_verb(self._script.popleft()):
+                    return
+                continue
             rules = self._context.rules(self._option)
             if self._rule_index >= len(rules):
                 self._rules_done()
@@ -343,16 +367,21 @@ class Call:
             self._fail(f"jump_to_context to unknown context {rule.context}")
             return True
         self._emit(ActionDone(rule.action, "ok"))
-        self._context = target
-        self._emit(ContextEntered(target.id, rule.context_option))
-        self._option = rule.context_option
-        self._rule_index = 0
-        self._path.append(Step(target.id, rule.context_option))
+        self._go_to(target, rule.context_option)
         return False
+
+    def _go_to(self, target: Context, option: str) -> None:
+        """Continue at `option` of `target` with the next rule run (jump_to_context, a reply's Jump)."""
+        self._context = target
+        self._emit(ContextEntered(target.id, option))
+        self._option = option
+        self._rule_index = 0
+        self._script.clear()
+        self._path.append(Step(target.id, option))
 
     def _record_digits(self, rule: RecordDigits) -> bool:
         self.state = State.RECORDING
-        self._recording = rule
+        self._recording = (rule.record_digits_variable, rule.action)
         self._recording_rules = EntryRules.of_record_digits(rule.record_digits_max)
         self._entry = ""
         sound = self.menu.sound(rule.record_digits_sound) if rule.record_digits_sound else None
@@ -374,6 +403,126 @@ class Call:
     def _set_caller_id_name(self, rule: SetCallerIdName) -> bool:
         self._emit(SetCallerId("name", rule.caller_id_name))
         return self._continue(rule.action)
+
+    # --- call_interactive -------------------------------------------------
+
+    def _call_interactive(self, rule: CallInteractive) -> bool:
+        self._next_job += 1
+        job = self._job = self._next_job
+        timeout_ms = rule.call_interactive_timeout
+        deadline_s = self.options.webhook_deadline_s if timeout_ms is None else timeout_ms / 1000.0
+        self.state = State.WAITING
+        variables = tuple(self._variables.items())
+        self._emit(FetchWebhook(job, rule.call_interactive_url, rule.call_interactive_method, variables, deadline_s))
+        self._start_timer(TimerKind.WEBHOOK, round(deadline_s * 1000) + WEBHOOK_GRACE_MS)
+        self._play_hold()
+        return True
+
+    def _play_hold(self) -> None:
+        hold = self.options.hold_sound
+        if hold is not None:
+            self._start_play(lambda pid: Play(pid, hold, False), False, State.WAITING)
+
+    def _on_hold_finished(self, event: PlaybackFinished) -> None:
+        if event.play_id != self._playing:
+            return
+        self._playing = None
+        if event.error:  # not looped: a missing file would come back at once, forever
+            self._errors.append(f"hold sound could not play: {event.error}")
+        else:
+            self._play_hold()
+
+    def _on_waiting_digit(self, event: DtmfReceived) -> None:
+        """Keys pressed while a request is out: kept, in order, for when the call next waits.
+
+        The hold sound goes on. Once the reply's verbs (or, without a reply, the
+        next rules) reach a prompt or an input wait, the keys arrive there as if
+        pressed at that moment: a background sound or Pause is stopped by the
+        first and the entry begins (a digitvar takes them), a foreground sound
+        discards them, a transfer drops them.
+        """
+        self._note_digit()
+        if len(self._typeahead) < MAX_TYPEAHEAD:
+            self._typeahead.append(event.digit)
+
+    def _on_webhook_replied(self, event: WebhookReplied) -> None:
+        if event.job != self._job:
+            return  # a reply that came after its deadline
+        self._webhook_over()
+        if event.error is not None:
+            self._webhook_failed(event.error)
+        else:
+            self._emit(ActionDone("call_interactive", "ok"))
+            self._script.extend(event.verbs)
+        self._run_rules()
+        self._replay_typeahead()
+
+    def _on_webhook_timer(self, event: TimerFired) -> None:
+        if event.timer.kind is not TimerKind.WEBHOOK or self._job is None:
+            return
+        self._drop_webhook()
+        self._webhook_over()
+        self._webhook_failed("no verdict from the webhook client in time")
+        self._run_rules()
+        self._replay_typeahead()
+
+    def _webhook_over(self) -> None:
+        self._job = None
+        self._cancel_timer(TimerKind.WEBHOOK)
+        self._stop_play()
+
+    def _webhook_failed(self, error: str) -> None:
+        message = f"call_interactive in option {self._option!r} of context {self._context.id} failed: {error}"
+        self._errors.append(message)
+        self._emit(Notice(message))
+        self._emit(ActionDone("call_interactive", "failed"))
+
+    def _drop_webhook(self) -> None:
+        if self._job is not None:
+            self._emit(CancelWebhook(self._job))
+            self._job = None
+
+    def _replay_typeahead(self) -> None:
+        while self._typeahead and self.state in (State.PLAYING, State.COLLECTING, State.RECORDING):
+            _TRANSITIONS[self.state][DtmfReceived](self, DtmfReceived(self._now, self._typeahead.pop(0)))
+        if self.state is not State.WAITING:
+            self._typeahead.clear()
+
+    def _run_verb(self, verb: verbs.Verb) -> bool:
+        """One verb of a reply; True when the call now waits (or has ended), as for rules."""
+        match verb:
+            case verbs.Hangup():
+                self._hangup("hangup", f"call_interactive reply in option {self._option!r} said Hangup")
+                return True
+            case verbs.Pause(length=seconds):
+                self._start_play(lambda pid: PlaySilence(pid, seconds * 1000), True)
+                return True
+            case verbs.SetVar(name=name, value=value):
+                self._variables[name] = value
+                self._emit(SetVariable(name, value))
+            case verbs.Jump(context=context_id, option=option):
+                target = self.ivr.context(context_id)
+                if target is None:  # the reply's checks make this unreachable; survive it anyway
+                    self._fail(f"call_interactive reply jumps to unknown context {context_id}")
+                    return True
+                self._go_to(target, option)
+            case verbs.SetCaller(name=name, number=number):
+                if number is not None:
+                    self._emit(SetCallerId("number", number))
+                if name is not None:
+                    self._emit(SetCallerId("name", name))
+            case verbs.PlaySound(filename=filename, where=where, digitvar=digitvar):
+                background = where == "background"
+                self._start_play(lambda pid: Play(pid, filename, background), background)
+                self._digitvar = digitvar
+                return True
+            case verbs.SimpleTransfer(destinations=destinations, final=final, timeout=timeout):
+                ring = None if final else timeout
+                self._start_transfer(destinations, "simple_transfer", "call_interactive", "transfer", "", ring)
+                return True
+            case verbs.TTS():
+                self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
+        return False
 
     def _deferred(self, rule: Rule) -> bool:
         return self._skip(rule.action, "not run by this release")
@@ -413,6 +562,7 @@ class Call:
         if event.play_id != self._playing:
             return  # a prompt stopped earlier
         self._playing = None
+        self._digitvar = None
         if event.error:
             self._errors.append(f"prompt could not play: {event.error}")
             self._emit(Notice(f"prompt in option {self._option!r} could not play: {event.error}"))
@@ -423,6 +573,14 @@ class Call:
             return  # foreground prompt: digits are discarded
         self._stop_play()
         self._note_digit()
+        if self._digitvar is not None:  # a reply's sound: its digits fill the variable, then the verbs go on
+            self._recording, self._digitvar = (self._digitvar, "call_interactive"), None
+            self._recording_rules = EntryRules.of_record_digits(self._context.digit_len)
+            self.state = State.RECORDING
+            self._entry = ""
+            if self._take_digit(self._recording_rules, event.digit):
+                self._finish_recording()
+            return
         self.state = State.COLLECTING
         self._entry = ""
         self._collect(event.digit)
@@ -498,25 +656,40 @@ class Call:
 
     def _finish_recording(self) -> None:
         assert self._recording is not None
-        name, self._recording = self._recording.record_digits_variable, None
+        (name, action), self._recording = self._recording, None
         self._variables[name] = self._entry
         self._emit(SetVariable(name, self._entry))
-        self._emit(ActionDone("record_digits", "ok"))
+        self._emit(ActionDone(action, "ok"))
         self._run_rules()
 
     # --- leaving the menu -------------------------------------------------
 
     def _start_transfer(
-        self, destinations: tuple[str, ...], kind: str, action: str, outcome: Outcome, reason: str
+        self,
+        destinations: tuple[str, ...],
+        kind: str,
+        action: str,
+        outcome: Outcome,
+        reason: str,
+        ring_timeout: int | None = None,
     ) -> None:
-        """`action` names what asked for the transfer (a rule's action, direct_dial, lifetime_transfer)."""
+        """`action` names what asked for the transfer (a rule's action, direct_dial, lifetime_transfer).
+
+        With `ring_timeout` the call comes back to the menu if nobody answers
+        in time, so its lifetime keeps running.
+        """
         self._stop_play()
+        self._drop_webhook()
         self._transfer_action = action
-        self._cancel_all_timers()
+        for kind_live in list(self._timers):
+            if ring_timeout is None or kind_live is not TimerKind.LIFETIME:
+                self._cancel_timer(kind_live)
         self._destinations = destinations
         self._transfer_result = (outcome, reason)
+        self._ring_timeout = ring_timeout
         self.state = State.TRANSFERRING
-        self._emit(Transfer(destinations, "simple_transfer" if kind == "simple_transfer" else "transfer"))
+        transfer_kind: Literal["transfer", "simple_transfer"] = "simple_transfer" if kind == "simple_transfer" else "transfer"
+        self._emit(Transfer(destinations, transfer_kind, ring_timeout))
 
     def _on_transfer_finished(self, event: TransferFinished) -> None:
         outcome, reason = self._transfer_result
@@ -525,13 +698,25 @@ class Call:
             return
         self._errors.append(f"transfer to {','.join(self._destinations)} failed: {event.cause}")
         self._emit(ActionDone(self._transfer_action, "failed"))
+        if self._ring_timeout is not None:  # nobody answered: the caller is back in the menu
+            self._ring_timeout = None
+            self._emit(Notice(f"nobody of {','.join(self._destinations)} answered ({event.cause}); the menu goes on"))
+            if self._lifetime_due:
+                self._lifetime_ran_out()
+            else:
+                self._run_rules()
+            return
         # The call did not leave through the transfer: we hang it up. A lifetime
         # transfer that fails still ends the call because of the lifetime.
         self._hangup("hangup" if outcome == "transfer" else outcome, f"transfer failed: {event.cause}")
 
     def _on_lifetime(self) -> None:
         if self.state is State.TRANSFERRING:
+            self._lifetime_due = self._ring_timeout is not None  # acted on if the call comes back
             return
+        self._lifetime_ran_out()
+
+    def _lifetime_ran_out(self) -> None:
         self._stop_play()
         reason = f"lifetime of {self.ivr.lifetime} s ran out"
         if self.ivr.lifetime_exp_action == "transfer" and self.ivr.lifetime_exp_transfer_dst:
@@ -562,6 +747,7 @@ class Call:
 
     def _end(self, outcome: Outcome, reason: str) -> None:
         self._cancel_all_timers()
+        self._drop_webhook()
         self.state = State.ENDED
         self.record = CallRecord(
             ivr=self.ivr.extension,
@@ -643,11 +829,12 @@ _ACTIONS: dict[type[Any], Callable[[Call, Any], bool]] = {
     HangupRule: Call._hangup_rule,
     JumpToContext: Call._jump,
     RecordDigits: Call._record_digits,
+    CallInteractive: Call._call_interactive,
     SetVariableRule: Call._set_variable,
     SetCallerIdNumber: Call._set_caller_id_number,
     SetCallerIdName: Call._set_caller_id_name,
 }
-_ACTIONS.update({rule_type: Call._deferred for rule_type in (CallInteractive, QualityRate, VoiceHelper)})
+_ACTIONS.update({rule_type: Call._deferred for rule_type in (QualityRate, VoiceHelper)})
 
 _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
     State.NEW: {CallStarted: Call._on_start},
@@ -663,6 +850,12 @@ _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
         TimerFired: Call._on_recording_timer,
     },
     State.TRANSFERRING: {TransferFinished: Call._on_transfer_finished},
+    State.WAITING: {
+        WebhookReplied: Call._on_webhook_replied,
+        TimerFired: Call._on_webhook_timer,
+        PlaybackFinished: Call._on_hold_finished,
+        DtmfReceived: Call._on_waiting_digit,
+    },
     State.ENDED: {},
     State.ERROR: {},
 }

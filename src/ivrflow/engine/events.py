@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..menu.verbs import Verb
 from .checks import check_count, check_flag, check_text, check_time, check_type
 from .outputs import Timer
 
@@ -135,6 +136,26 @@ class ShutdownRequested:
         check_text(self, "reason", self.reason)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookReplied:
+    """The outcome of FetchWebhook(job): the reply's verbs, or `error` (the request failed or the reply was refused)."""
+
+    at: float
+    job: int
+    verbs: tuple[Verb, ...] = ()
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_count(self, "job", self.job)
+        check_type(self, "verbs", self.verbs, tuple)
+        for verb in self.verbs:
+            check_type(self, "verbs[]", verb, Verb)
+        if self.error is not None:
+            check_text(self, "error", self.error)
+
+
 Event = (
     CallStarted
     | PlaybackFinished
@@ -144,4 +165,5 @@ Event = (
     | TransferFinished
     | SwitchFailed
     | ShutdownRequested
+    | WebhookReplied
 )

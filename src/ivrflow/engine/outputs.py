@@ -21,6 +21,7 @@ class TimerKind(StrEnum):
     LIFETIME = "lifetime"  # the call's whole stay in the menu
     FIRST_DIGIT = "first_digit"  # context timeout: end of start rules to the first digit
     INTER_DIGIT = "inter_digit"  # between two digits of one entry
+    WEBHOOK = "webhook"  # a call_interactive request's deadline (a backstop behind the client's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,13 @@ class Transfer:
 
     destinations: tuple[str, ...]
     kind: Literal["transfer", "simple_transfer"]
+    # Seconds the destinations may ring. Set: the call stays with ivrflow (a bridge), and
+    # TransferFinished says whether one answered; the caller is back in the menu if not.
+    ring_timeout: int | None = None
 
     def __post_init__(self) -> None:
+        if self.ring_timeout is not None:
+            check_count(self, "ring_timeout", self.ring_timeout)
         check_type(self, "destinations", self.destinations, tuple)
         if not self.destinations:
             raise ValueError("Transfer.destinations is empty")
@@ -141,6 +147,35 @@ class Hangup:
 
     def __post_init__(self) -> None:
         check_text(self, "cause", self.cause)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchWebhook:
+    """Start a call_interactive request outside the call; WebhookReplied(job) brings its verdict.
+
+    `url` and `method` are the rule's; `variables` the call's own (set by its
+    rules and earlier replies), sent with the request and filled into the URL.
+    """
+
+    job: int
+    url: str
+    method: Literal["GET", "POST"]
+    variables: tuple[tuple[str, str], ...]
+    deadline_s: float
+
+    def __post_init__(self) -> None:
+        check_count(self, "job", self.job)
+        check_time(self, "deadline_s", self.deadline_s)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelWebhook:
+    """Stop a request whose reply is no longer wanted (the caller hung up, the lifetime ran out)."""
+
+    job: int
+
+    def __post_init__(self) -> None:
+        check_count(self, "job", self.job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +230,8 @@ Command = (
     | SetCallerId
     | Transfer
     | Hangup
+    | FetchWebhook
+    | CancelWebhook
     | CallFinished
 )
 Progress = Notice | ContextEntered | InputResolved | ActionDone

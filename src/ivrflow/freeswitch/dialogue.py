@@ -380,8 +380,10 @@ class EslDialogue:
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
         self._queue_app("set", _safe(esl.set_arg, f"effective_caller_id_{field}", value))
 
-    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
-        if len(destinations) == 1:
+    def transfer(
+        self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"], ring_timeout: int | None = None
+    ) -> None:
+        if len(destinations) == 1 and ring_timeout is None:
             if kind == "simple_transfer":
                 context = self.settings.simple_transfer_context
             else:
@@ -390,7 +392,8 @@ class EslDialogue:
             return
         # Ring every destination at once; continue_on_fail makes bridge return
         # on failure, so the engine learns the result instead of the dialplan.
-        bridge = _safe(esl.bridge_arg, self.settings.bridge_template, destinations)
+        ring = None if ring_timeout is None else {"originate_timeout": str(ring_timeout)}
+        bridge = _safe(functools.partial(esl.bridge_arg, variables=ring), self.settings.bridge_template, destinations)
         self._queue_app("set", esl.set_arg("continue_on_fail", "true"))
         self._queue_app("set", esl.set_arg("hangup_after_bridge", "false"))
         self._queue_app("bridge", bridge, transfer=True)

@@ -215,6 +215,8 @@ class CallInteractive(RuleBase):
     action: Literal["call_interactive"]
     call_interactive_url: Annotated[Printable, Field(pattern=r"^https?://\S+$")]
     call_interactive_method: Literal["GET", "POST"] = "GET"
+    # [ivrflow] This rule's request deadline; None: the daemon's `webhook_deadline`.
+    call_interactive_timeout: Annotated[int, Field(ge=100, le=60_000, description="milliseconds")] | None = None
 
 
 class QualityRate(RuleBase):

@@ -168,7 +168,9 @@ class VirtualSwitch:
     def set_caller_id(self, field: Literal["number", "name"], value: str) -> None:
         pass
 
-    def transfer(self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"]) -> None:
+    def transfer(
+        self, destinations: tuple[str, ...], kind: Literal["transfer", "simple_transfer"], ring_timeout: int | None = None
+    ) -> None:
         self._schedule(0.0, TransferFinished(0.0, self.transfer_ok, "" if self.transfer_ok else "NO_ANSWER"))
 
     def hang_up(self, cause: str) -> None:

@@ -63,6 +63,7 @@ class WebhookSettings:
     max_redirects: int = 3
     max_reply_bytes: int = MAX_REPLY_BYTES
     ca_file: Path | None = None  # CA of https webhooks; None: the system's
+    allowed_variables: frozenset[str] = frozenset()  # switch-acting variables a reply may set anyway
 
 
 def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -154,7 +155,7 @@ class WebhookClient:
             return outcome("internal_error", "internal error (logged)")
         if not 200 <= status < 300:
             return outcome("http_error", f"HTTP status {status}", status)
-        reply = parse_reply(body, ivr, self.settings.max_reply_bytes)
+        reply = parse_reply(body, ivr, self.settings.max_reply_bytes, self.settings.allowed_variables)
         if isinstance(reply, ReplyFailure):
             return outcome(reply.kind, reply.reason, status)
         return WebhookOutcome("ok", time.monotonic() - started, reply.verbs, status)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from .verbs import Verb
+from ..menu.verbs import Verb
 
 Result = Literal[
     "ok",  # a 2xx reply whose verbs all parsed

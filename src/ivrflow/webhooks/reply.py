@@ -9,6 +9,7 @@ script is never run.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 from xml.etree.ElementTree import Element, ParseError
@@ -18,7 +19,8 @@ import defusedxml.ElementTree as SafeTree
 from pydantic import ValidationError
 
 from ..menu.model import Ivr
-from .verbs import VERBS, Jump, Verb
+from ..menu.switch_variables import refusal
+from ..menu.verbs import VERBS, Jump, PlaySound, SetVar, Verb
 
 MAX_REPLY_BYTES = 64 * 1024
 MAX_VERBS = 100
@@ -37,8 +39,14 @@ class ReplyFailure:
     reason: str
 
 
-def parse_reply(body: bytes, ivr: Ivr | None = None, max_bytes: int = MAX_REPLY_BYTES) -> Reply | ReplyFailure:
-    """The verbs of a reply, or why it is refused; with `ivr`, Jump targets must exist in it."""
+def parse_reply(
+    body: bytes, ivr: Ivr | None = None, max_bytes: int = MAX_REPLY_BYTES, allowed_variables: Collection[str] = ()
+) -> Reply | ReplyFailure:
+    """The verbs of a reply, or why it is refused; with `ivr`, Jump targets must exist in it.
+
+    A variable the reply would set (SetVar, PlaySound's digitvar) may not be one
+    the switch acts on by itself, as in a menu (`allowed_variables` as there).
+    """
     if len(body) > max_bytes:
         return ReplyFailure("too_large", f"reply of {len(body)} bytes is over the limit of {max_bytes}")
     if not body.strip():
@@ -64,6 +72,10 @@ def parse_reply(body: bytes, ivr: Ivr | None = None, max_bytes: int = MAX_REPLY_
             problem = _jump_problem(verb, ivr)
             if problem:
                 return ReplyFailure("bad_verb", f"verb {index} <Jump>: {problem}")
+        name = verb.name if isinstance(verb, SetVar) else verb.digitvar if isinstance(verb, PlaySound) else None
+        not_settable = None if name is None else refusal(name, allowed_variables)
+        if not_settable:
+            return ReplyFailure("bad_verb", f"verb {index} <{type(verb).__name__}>: {not_settable}")
         verbs.append(verb)
     return Reply(tuple(verbs))
 

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..menu.model import (
+from .model import (
     MAX_TRANSFER_DESTINATIONS,
     ContextId,
     Dialable,
