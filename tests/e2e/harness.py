@@ -21,6 +21,10 @@ from prometheus_client import CollectorRegistry
 from ivrflow.menu import Menu
 from ivrflow.menu.files import load_menu_file
 from ivrflow.calls.registry import CallRegistry
+from ivrflow.calls.setup import CallSetup
+from ivrflow.engine import CallOptions
+from ivrflow.service.webhook_work import WebhookWork
+from ivrflow.webhooks.client import WebhookClient, WebhookSettings
 from tests.switch_settings import switch_settings
 from ivrflow.freeswitch.server import EslServer
 from ivrflow.service.metrics import Metrics
@@ -82,14 +86,22 @@ class Ivrflow:
 
 
 @contextmanager
-def ivrflow(menu: Menu | None = None, **settings: Any) -> Iterator[Ivrflow]:
+def ivrflow(
+    menu: Menu | None = None, webhooks: WebhookSettings | None = None, options: CallOptions = CallOptions(), **settings: Any
+) -> Iterator[Ivrflow]:
+    """With `webhooks`, call_interactive requests go out through a real client, as in the daemon."""
     registry = CollectorRegistry()
     records: list[dict[str, Any]] = []
     calls = CallRegistry(max_calls=10_000)
-    observer = Observer(Metrics(registry, lambda: calls.active), records.append)
+    metrics = Metrics(registry, lambda: calls.active)
+    observer = Observer(metrics, records.append)
     switch = switch_settings(SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
-    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, calls)
+    setup = CallSetup(options)
+    if webhooks is not None:
+        client = WebhookClient(webhooks, observe=metrics.webhook_done)
+        setup = CallSetup(options, WebhookWork(client, "000", metrics.webhook_done))
+    server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, calls, setup)
     it = Ivrflow(server, registry, records)
     server.start()
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
+from ..calls.setup import CallSetup
 from ..menu import Menu
 from ..menu.sound_files import sound_duration
 from ..menu.sound_paths import sound_path
@@ -57,6 +58,7 @@ class AriService:
         registry: CallRegistry,
         on_reconnect: Callable[[], None] = lambda: None,
         orphan_grace: float = 2.0,
+        setup: CallSetup = CallSetup(),
     ) -> None:
         wire.check_dial_template(settings.dial_template)
         for context in (settings.transfer_context, settings.simple_transfer_context):
@@ -67,7 +69,7 @@ class AriService:
                     raise ValueError(f"transfer context for Asterisk: {exc}") from None
         self.app = app
         self.rest = AriRest(url, credentials)
-        self.calls = AriCalls(self.rest, menu, settings, observer, registry)
+        self.calls = AriCalls(self.rest, menu, settings, observer, registry, setup)
         self._on_reconnect = on_reconnect
         self.orphan_grace = orphan_grace
         self.stream = EventStream(url, app, credentials, self._route, on_up=self._up)

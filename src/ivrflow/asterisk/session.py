@@ -23,7 +23,8 @@ from ..calls.info import CallInfo
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
 from ..calls.routing import Rejected, choose_ivr
-from ..engine import Call, Event, ShutdownRequested
+from ..calls.setup import CallSetup
+from ..engine import Event, ShutdownRequested
 from ..menu import Menu
 from .app import AriCallStart, CallRouter
 from .call import AriCall
@@ -79,9 +80,11 @@ class AriCalls:
         settings: DialogueSettings,
         observer: CallObserver,
         registry: CallRegistry,
+        setup: CallSetup = CallSetup(),
     ) -> None:
         self.rest = rest
         self._menu = menu
+        self._setup = setup
         self.settings = settings
         self.observer = observer
         self.registry = registry
@@ -105,8 +108,8 @@ class AriCalls:
         dialogue = AriDialogue(start.channel_id, start.context, self.settings)
         session.call = AriCall(dialogue, self.rest, session.post, on_done=session.wake)
         session.driver = CallDriver(
-            Call(menu, ivr), info, session.call, self.observer, time.monotonic,
-            on_finished=lambda driver: self.registry.left_menu(session), wake=session.wake,
+            self._setup.call(menu, ivr), info, session.call, self.observer, time.monotonic,
+            on_finished=lambda driver: self.registry.left_menu(session), wake=session.wake, outside=self._setup.outside,
         )
         self.router.add(session.call)
         gevent.spawn(session.run, self._closed)

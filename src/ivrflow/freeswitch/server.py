@@ -11,6 +11,7 @@ from gevent.server import StreamServer
 
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
+from ..calls.setup import CallSetup
 from ..menu import Menu
 from .connection import EslConnection
 from .dialogue import SwitchSettings
@@ -29,8 +30,10 @@ class EslServer:
         settings: SwitchSettings,
         observer: CallObserver,
         registry: CallRegistry,
+        setup: CallSetup = CallSetup(),
     ) -> None:
         self.menu = menu
+        self.setup = setup
         self.settings = settings
         self.observer = observer
         self.registry = registry
@@ -54,7 +57,7 @@ class EslServer:
 
     def _handle(self, sock: socket.socket, address: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        session = CallSession(EslConnection(sock), self.menu, self.settings, self.observer, self.registry)
+        session = CallSession(EslConnection(sock), self.menu, self.settings, self.observer, self.registry, self.setup)
         if not self.registry.admit(session):
             self.observer.call_rejected("capacity", f"{self.registry.active} calls already in a menu")
             session.conn.close()  # FreeSWITCH's socket app fails and its dialplan goes on to the fallback

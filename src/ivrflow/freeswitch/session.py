@@ -23,7 +23,8 @@ from ..calls.info import CallInfo
 from ..calls.observer import CallObserver
 from ..calls.registry import CallRegistry
 from ..calls.routing import Rejected, choose_ivr
-from ..engine import Call, CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed, clip_text
+from ..calls.setup import CallSetup
+from ..engine import CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed, clip_text
 from ..menu import Menu
 from .connection import Connection, ConnectionLost
 from .dialogue import ChannelVariables, EslDialogue, SwitchSettings
@@ -46,8 +47,10 @@ class CallSession:
         settings: SwitchSettings,
         observer: CallObserver,
         registry: CallRegistry,
+        setup: CallSetup = CallSetup(),
     ) -> None:
         self._menu_source = menu
+        self._setup = setup
         self.settings = settings
         self.observer = observer
         self._registry = registry
@@ -121,8 +124,8 @@ class CallSession:
             destination=caller_value(headers.get("Caller-Destination-Number", "")),
         )
         self.driver = CallDriver(
-            Call(menu, ivr), info, dialogue, self.observer, time.monotonic,
-            on_finished=lambda driver: self._registry.left_menu(self), wake=self._wake,
+            self._setup.call(menu, ivr), info, dialogue, self.observer, time.monotonic,
+            on_finished=lambda driver: self._registry.left_menu(self), wake=self._wake, outside=self._setup.outside,
         )
         self.driver.start(ChannelVariables(headers))
         for event in self._early:

@@ -40,6 +40,8 @@ from ..asterisk.dialogue import DialogueSettings
 from ..asterisk.rest import load_credentials
 from ..asterisk.service import AriService, sound_seconds_in
 from ..calls.registry import CallRegistry
+from ..calls.setup import CallSetup
+from ..engine import CallOptions
 from ..freeswitch.dialogue import SwitchSettings
 from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
@@ -51,6 +53,9 @@ from ..calls.records import RecordWriter
 from .observer import Observer
 from .sd_notify import Notifier
 from .settings import Settings
+from .webhook_work import WebhookWork
+from ..menu.sound_paths import sound_path
+from ..webhooks.client import WebhookClient, WebhookSettings
 
 log = logging.getLogger("ivrflow")
 
@@ -101,7 +106,20 @@ class Daemon:
         self._control: gevent.queue.Queue[Request] = gevent.queue.Queue()
         self.calls = CallRegistry(settings.max_calls)
         self.calls.on_idle.append(lambda: self._control.put(("IDLE", None)))
-        self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls)
+        self.webhooks = WebhookClient(
+            WebhookSettings(
+                deadline_s=settings.webhook_deadline,
+                allowed_hosts=settings.webhook_allowed_hosts or None,
+                max_in_flight=settings.webhook_max_in_flight,
+                allowed_variables=settings.allowed_variables,
+            ),
+            observe=self.metrics.webhook_done,
+        )
+        self.setup = CallSetup(
+            CallOptions(hold_sound=_hold_sound(settings), webhook_deadline_s=settings.webhook_deadline),
+            WebhookWork(self.webhooks, settings.client_prefix, self.metrics.webhook_done),
+        )
+        self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls, self.setup)
         self.ari = self._ari(settings) if settings.ari_url else None
         self.admin: Any = None
         self.draining = False
@@ -122,7 +140,7 @@ class Daemon:
             )
             return AriService(
                 settings.ari_url, settings.ari_app, credentials, self.current_menu, dialogue, self.observer, self.calls,
-                on_reconnect=self.metrics.ari_reconnects.inc,
+                on_reconnect=self.metrics.ari_reconnects.inc, setup=self.setup,
             )
         except ValueError as exc:
             raise StartupError(f"Asterisk (--ari-url): {exc}") from None
@@ -351,6 +369,7 @@ class Daemon:
         self.server.stop_accepting()
         if self.ari is not None:
             self.ari.stop()
+        self.webhooks.close()
         if self.admin is not None:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
@@ -365,6 +384,20 @@ def _counts() -> dict[str, int]:
         "watchers": int(gevent.get_hub().loop.activecnt),
         "fds": len(os.listdir("/proc/self/fd")),
     }
+
+
+def _hold_sound(settings: Settings) -> str | None:
+    """The hold sound's file name, checked like a menu's sounds; None for silence."""
+    name = settings.webhook_hold_sound
+    if not name:
+        return None
+    try:
+        path = sound_path(settings.sound_dir, name)
+    except ValueError as exc:
+        raise StartupError(f"--webhook-hold-sound: {exc}") from None
+    if not path.is_file():
+        raise StartupError(f"--webhook-hold-sound: {name!r} is not a file in the sound directory {settings.sound_dir}")
+    return name
 
 
 def _open_records(path: str) -> IO[str]:

@@ -117,6 +117,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ari_app", str, "ivrflow", "the Stasis application name the dialplan's Stasis() names"),
     Setting("ari_credentials_file", optional_path, "", "file with one line user:password for ARI (when IVRFLOW_ARI_USER/PASSWORD are not set)"),
     Setting("ari_dial_template", str, "PJSIP/{number}", "Asterisk endpoint for multi-destination transfers; {number} is each destination"),
+    # call_interactive webhooks.
+    Setting("webhook_deadline", seconds, "5", "seconds a call_interactive request may take (slot, connect, send, reply) unless its rule says"),
+    Setting("webhook_hold_sound", str, "", "file in the sound directory played, looped, while a call_interactive request is out (empty: silence)"),
+    Setting("webhook_allowed_hosts", names, "", "hosts call_interactive may reach, comma-separated (empty: any; redirects then stay on the request's host)"),
+    Setting("webhook_max_in_flight", positive_int, "1000", "call_interactive requests out at once, across all calls; more wait for a slot within their deadline"),
+    Setting("client_prefix", str, "000", "the client's prefix in CalledExtension (prefix*extension) of webhook requests"),
     Setting("call_records", str, "-", "file that gets one JSON line per finished call ('-': stdout)"),
     Setting("max_calls", positive_int, "2000", "calls served at once; more are refused (FreeSWITCH falls through to its fallback)"),
     Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
@@ -147,6 +153,11 @@ class Settings:
     ari_app: str
     ari_credentials_file: Path | None
     ari_dial_template: str
+    webhook_deadline: float
+    webhook_hold_sound: str
+    webhook_allowed_hosts: frozenset[str]
+    webhook_max_in_flight: int
+    client_prefix: str
     call_records: str
     max_calls: int
     drain_timeout: float

@@ -409,9 +409,10 @@ class Session:
 
     def bridge(self, dial_string: str) -> None:
         legs = _bridge_legs(dial_string)
+        give_up = _originate_timeout(dial_string)  # as switch_ivr_originate: nobody answered by then
         outcomes = [(leg, self.script.bridge_outcome(leg)) for leg in legs]
-        answered = [(o.ring_seconds, leg, o) for leg, o in outcomes if o.result == "answer"]
-        ring = min((o.ring_seconds for _, o in outcomes), default=0.0)
+        answered = [(o.ring_seconds, leg, o) for leg, o in outcomes if o.result == "answer" and o.ring_seconds <= give_up]
+        ring = min(min((o.ring_seconds for _, o in outcomes), default=0.0), give_up)
         if answered:
             ring = min(answered)[0]
         result, _ = self.poll(ring, digits="bridge")
@@ -421,6 +422,8 @@ class Session:
         if not answered:
             first = outcomes[0][1].result
             cause, dial_status = _BRIDGE_CAUSES.get(first, ("NO_ANSWER", "NOANSWER"))
+            if first == "answer":  # it would have answered, after the originate timeout
+                cause, dial_status = "NO_ANSWER", "NOANSWER"
             ch.set_var("originate_disposition", cause)
             ch.set_var("DIALSTATUS", dial_status)
             ch.set_var("originate_failed_cause", cause)
@@ -460,6 +463,16 @@ def _split_scope(arg: str) -> tuple[str, dict[str, str]]:
         if sep and name:
             scope[name.strip()] = value
     return arg[end + 1 :], scope
+
+
+def _originate_timeout(dial_string: str) -> float:
+    """The `{originate_timeout=N}` of a dial string's global block, in seconds; FreeSWITCH's default is 60."""
+    if dial_string.startswith("{") and "}" in dial_string:
+        for pair in dial_string[1 : dial_string.index("}")].split(","):
+            name, _, value = pair.partition("=")
+            if name == "originate_timeout" and value.isdigit():
+                return float(value)
+    return 60.0
 
 
 def _bridge_legs(dial_string: str) -> list[str]:
