@@ -28,6 +28,7 @@ class App:
         self.sock = sock
         self.frames: Queue[Frame | None] = Queue()
         self.seen: list[Frame] = []
+        self.bytes_read = 0
         self._reader = FrameReader()
         self._pump = gevent.spawn(self._read)
 
@@ -39,6 +40,7 @@ class App:
                     self.frames.put(frame)
                 self.frames.put(None)
                 return
+            self.bytes_read += len(data)
             for frame in self._reader.feed(data):
                 self.frames.put(frame)
 
@@ -131,6 +133,19 @@ def test_answer_playback_with_scoped_terminators_and_type_ahead() -> None:
     assert record.final_state == "hangup:NORMAL_CLEARING"
     assert record.closed_by == "exit"
     assert record.answered
+
+
+def test_the_switch_counts_what_it_wrote_and_the_commands_it_read() -> None:
+    def logic(app: App) -> None:
+        app.handshake()
+        app.execute("answer")
+        app.finish()
+
+    record, app = serve(logic, CallScript(time_scale=SCALE))
+    # Every frame the application read, the event heads and bodies written apart counted once.
+    assert record.frames_sent == len(app.seen) >= 7
+    assert record.bytes_sent == app.bytes_read
+    assert [command.name for _, command in record.received] == ["connect", "myevents", "linger", "sendmsg", "exit"]
 
 
 def test_uuid_break_before_the_app_started_is_lost() -> None:
