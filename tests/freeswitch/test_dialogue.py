@@ -188,6 +188,41 @@ def test_barge_in_breaks_a_playing_prompt_and_waits_for_one_not_yet_started() ->
     assert feed(dialogue, api_response_frame("+OK\n") + complete(uuid)) == [PlaybackFinished(100.0, 1, None)]
 
 
+def test_a_digit_a_playing_interruptible_prompt_dequeued_has_ended_it_so_no_break_is_sent() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    uuid = app_uuid(dialogue.data_to_send())
+    feed(dialogue, OK + execute(uuid))
+    assert feed(dialogue, event("DTMF", ("DTMF-Digit", "2"))) == [DtmfReceived(100.0, "2")]
+    dialogue.stop_playback(1)  # the engine's barge-in
+    assert dialogue.data_to_send() == b""  # playback_terminators=any: the prompt stopped on the digit
+    assert dialogue.stop_already_done
+    assert feed(dialogue, complete(uuid, "playback", "FILE PLAYED", ("variable_playback_terminator_used", "2"))) == [
+        PlaybackFinished(100.0, 1, None)
+    ]
+
+
+def test_a_foreground_prompt_is_broken_even_after_a_digit() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "advertising.wav", interruptible=False))
+    uuid = app_uuid(dialogue.data_to_send())
+    feed(dialogue, OK + execute(uuid) + event("DTMF", ("DTMF-Digit", "2")))
+    dialogue.stop_playback(1)  # e.g. the lifetime ran out: the digit did not end this prompt
+    assert dialogue.data_to_send() == b"api uuid_break " + UUID.encode() + b"\n\n"
+    assert not dialogue.stop_already_done
+
+
+def test_a_digit_before_the_prompt_started_was_the_park_loops_so_the_prompt_is_broken_once_it_runs() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    uuid = app_uuid(dialogue.data_to_send())
+    feed(dialogue, OK + event("DTMF", ("DTMF-Digit", "2")))
+    dialogue.stop_playback(1)
+    assert dialogue.data_to_send() == b""
+    feed(dialogue, execute(uuid))
+    assert dialogue.data_to_send() == b"api uuid_break " + UUID.encode() + b"\n\n"
+
+
 def test_a_digit_is_an_event_and_a_bad_digit_is_counted_not_passed_on() -> None:
     dialogue, seen, _ = connected()
     events = feed(dialogue, event("DTMF", ("DTMF-Digit", "5")) + event("DTMF", ("DTMF-Digit", "x")), at=101.5)

@@ -17,6 +17,11 @@ carry no id: they come in the order commands were sent, and each command
 queues what its reply means. A reply awaited longer than `command_timeout`
 fails that command; its late reply is then dropped.
 
+Stopping a prompt: a digit that arrives after the prompt's CHANNEL_EXECUTE was
+dequeued by the prompt itself (events come in the order they fired), and an
+interruptible prompt (`playback_terminators=any`) ends on any digit: nothing is
+sent. A prompt is broken with `uuid_break` otherwise, once it runs.
+
 Releasing the channel: once the engine is done (`finished`) the shell waits
 until `released` (the switch hung up, or the channel left for its transfer
 target when `exit_after_transfer` is set) and then sends `exit`. A
@@ -114,8 +119,10 @@ class _App:
     event_uuid: str
     play_id: int | None = None
     transfer: bool = False
+    interruptible: bool = False  # a prompt any digit ends (playback_terminators=any)
     executing: bool = False
     break_when_executing: bool = False
+    ended_by_digit: bool = False
     sent_at: float = 0.0
 
 
@@ -140,6 +147,8 @@ class EslDialogue:
         self.done = False  # the engine has finished; only letting go remains
         self.exited = False  # `exit` was sent
         self.call_id = "-"
+        # A stop the switch had already done (the prompt's terminator): the digit was acted on.
+        self.stop_already_done = False
         self._reader = FrameReader()
         self._frames: deque[tuple[float, Frame]] = deque()
         self._outbox: list[bytes] = []
@@ -271,6 +280,11 @@ class EslDialogue:
         elif name == "CHANNEL_EXECUTE_COMPLETE":
             return self._on_execute_complete(event, at)
         elif name == "DTMF":
+            app = self._in_flight
+            if app is not None and app.executing and app.interruptible:
+                # Events come in the order they fired: a digit after the prompt's EXECUTE was
+                # dequeued by the prompt itself, which any digit ends. No break is needed.
+                app.ended_by_digit = True
             return self._on_dtmf(event.get("DTMF-Digit") or "", at)
         elif name == "CHANNEL_HANGUP":
             return self._caller_gone(at, clip_text(event.get("Hangup-Cause") or "NORMAL_CLEARING"))
@@ -349,15 +363,15 @@ class EslDialogue:
         try:
             if isinstance(prompt, Play):
                 path = _playable_path(self.settings.sound_dir, prompt.filename)
-                self._queue_app("playback", esl.playback_arg(path, terminators=terminators), prompt.play_id)
+                name, arg = "playback", esl.playback_arg(path, terminators=terminators)
             elif isinstance(prompt, PlaySilence):
-                arg = esl.playback_arg(esl.silence_arg(prompt.milliseconds), terminators=terminators)
-                self._queue_app("playback", arg, prompt.play_id)
+                name, arg = "playback", esl.playback_arg(esl.silence_arg(prompt.milliseconds), terminators=terminators)
             else:
+                name = "say"
                 arg = f"%[playback_terminators={terminators}]" + esl.say_digits_arg(prompt.digits, method=prompt.method)
-                self._queue_app("say", arg, prompt.play_id)
         except ValueError as exc:  # esl.UnsafeArgument, or a sound path leaving the sound directory
             raise UnsafeValue(str(exc)) from exc
+        self._queue_app(name, arg, prompt.play_id, interruptible=prompt.interruptible)
 
     def stop_playback(self, play_id: int) -> None:
         for queued in self._apps:
@@ -367,7 +381,9 @@ class EslDialogue:
         app = self._in_flight
         if app is None or app.play_id != play_id:
             return
-        if app.executing:
+        if app.ended_by_digit:
+            self.stop_already_done = True
+        elif app.executing:
             self._break()
         else:
             # A break sent before the app starts is cleared when it starts.
@@ -418,14 +434,16 @@ class EslDialogue:
     def exit_acknowledged(self) -> bool:
         return self.exited and not any(e.awaits is _Awaits.EXIT for e in self._expected)
 
-    def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
+    def _queue_app(
+        self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, interruptible: bool = False
+    ) -> None:
         if self.hung_up:
             return
         self._app_count += 1
         # Unique on this channel, which is all Application-UUID matching needs: one random
         # prefix per call and a counter, instead of a fresh uuid4 (a getrandom call) per command.
         event_uuid = f"{self._uuid_prefix}{self._app_count:04x}"
-        self._apps.append(_App(name, arg, event_uuid, play_id, transfer))
+        self._apps.append(_App(name, arg, event_uuid, play_id, transfer, interruptible))
         self._send_next_app()
 
     def _send_next_app(self) -> None:
