@@ -162,6 +162,18 @@ def test_a_playback_is_one_sendmsg_and_its_completion_one_event() -> None:
     assert seen.timed == ["playback"]
 
 
+def test_a_channel_the_dialplan_already_answered_is_not_answered_again() -> None:
+    seen, clock = Seen(), Clock()
+    dialogue = EslDialogue(switch_settings(SOUNDS), seen, clock)
+    dialogue.start()
+    dialogue.data_to_send()
+    fields = [("Event-Name", "CHANNEL_DATA"), ("Unique-ID", UUID), ("Answer-State", "answered")]
+    feed(dialogue, channel_data_frame(fields, socket_mode="async", control="full") + OK + OK + OK)
+    dialogue.answer()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    assert b"execute-app-name: playback" in dialogue.data_to_send()  # at once: no answer before it
+
+
 def test_applications_run_one_at_a_time() -> None:
     dialogue, _, _ = connected()
     dialogue.answer()

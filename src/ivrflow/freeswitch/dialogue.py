@@ -356,6 +356,8 @@ class EslDialogue:
     # --- engine -> switch: the Switch protocol --------------------------------
 
     def answer(self) -> None:
+        if self.channel is not None and self.channel.headers.get("Answer-State") == "answered":
+            return  # the dialplan answered before `socket`: an answer would only cost two events
         self._queue_app("answer", None)
 
     def play(self, prompt: Playable) -> None:

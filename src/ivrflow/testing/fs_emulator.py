@@ -105,6 +105,9 @@ class EmulatedCall:
         self._channel_thread: gevent.Greenlet | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self.channel = self._make_channel()
+        if script.answered:
+            self.channel.answer_state, self.channel.call_state = "answered", "ACTIVE"
+            self.record.answered = True
         self.session = Session(script, self.channel, self.record, self, self.now, APPLICATIONS)
 
     # Clock -------------------------------------------------------------------
