@@ -78,7 +78,7 @@ class ScriptedSwitch:
                 self._queue.append(OK)
                 return
             name, uuid = app.group(1).decode(), re.search(rb"Event-UUID: (\S+)", command).group(1).decode()  # type: ignore[union-attr]
-            self._queue.append(OK + app_event("CHANNEL_EXECUTE", name, uuid))
+            self._queue.append(OK)  # CHANNEL_EXECUTE is not subscribed
             if name == "playback":
                 # The greeting's playback_terminators=any: the digit ends it, in the same read.
                 self._queue.append(event("DTMF", ("DTMF-Digit", "2")) + app_event("CHANNEL_EXECUTE_COMPLETE", name, uuid))
