@@ -170,15 +170,30 @@ def test_a_channel_the_dialplan_already_answered_is_not_answered_again() -> None
     assert b"execute-app-name: playback" in dialogue.data_to_send()  # at once: no answer before it
 
 
+def test_answer_and_the_first_prompt_go_in_one_write_and_their_replies_are_matched_in_order() -> None:
+    dialogue, seen, _ = connected()
+    dialogue.answer()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    answer, playback = dialogue.data_to_send().split(b"\n\n")[:2]
+    # With event-lock the prompt, queued on the channel behind answer, runs after it and not inside it.
+    assert answer.startswith(b"sendmsg\ncall-command: execute\nexecute-app-name: answer\n")
+    assert answer.endswith(b"\nevent-lock: true")
+    assert b"execute-app-name: playback" in playback and b"event-lock" not in playback
+    feed(dialogue, OK + OK)
+    assert seen.timed == ["answer", "playback"]
+    assert feed(dialogue, complete(app_uuid(answer + b"\n"), "answer", "_none_")) == []
+    assert feed(dialogue, complete(app_uuid(playback + b"\n"))) == [PlaybackFinished(100.0, 1, None)]
+
+
 def test_applications_run_one_at_a_time() -> None:
     dialogue, _, _ = connected()
-    dialogue.answer()
+    dialogue.set_caller_id("number", "4951234567")
     first = dialogue.data_to_send()
     dialogue.play(Play(1, "hello.wav", interruptible=False))
-    assert dialogue.data_to_send() == b""  # queued behind answer
+    assert dialogue.data_to_send() == b""  # queued behind set
     feed(dialogue, OK)
     assert dialogue.data_to_send() == b""
-    feed(dialogue, complete(app_uuid(first), "answer", "+OK"))
+    feed(dialogue, complete(app_uuid(first), "set", "_none_"))
     second = dialogue.data_to_send()
     assert b"execute-app-name: playback\nexecute-app-arg: %[playback_terminators=none]" in second
 
@@ -244,11 +259,11 @@ def test_a_digit_is_an_event_and_a_bad_digit_is_counted_not_passed_on() -> None:
 
 def test_a_stopped_prompt_that_was_only_queued_is_never_sent() -> None:
     dialogue, _, _ = connected()
-    dialogue.answer()
-    answer = app_uuid(dialogue.data_to_send())
+    dialogue.set_caller_id("number", "4951234567")
+    first = app_uuid(dialogue.data_to_send())
     dialogue.play(Play(1, "hello.wav", interruptible=True))
     dialogue.stop_playback(1)
-    feed(dialogue, OK + complete(answer, "answer", "+OK"))
+    feed(dialogue, OK + complete(first, "set", "_none_"))
     assert dialogue.data_to_send() == b""
 
 

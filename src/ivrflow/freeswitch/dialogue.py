@@ -11,7 +11,8 @@ turn the engine's commands into `sendmsg` applications. What to write is
 collected in an outbox that the I/O shell empties with `data_to_send`.
 
 Applications run one at a time: the next is sent only when the previous one's
-CHANNEL_EXECUTE_COMPLETE with our `Application-UUID` has arrived, so nothing
+CHANNEL_EXECUTE_COMPLETE with our `Application-UUID` has arrived (but for
+`answer`, which the first prompt follows at once, see `_send_next_app`), so nothing
 runs nested and completions are never matched by application name (the
 `break` below is the one exception, and it ends what it nests in). Replies
 carry no id: they come in the order commands were sent, and each command
@@ -444,12 +445,17 @@ class EslDialogue:
         return f"{self._uuid_prefix}{self._app_count:04x}"
 
     def _send_next_app(self) -> None:
-        if self._in_flight is not None or not self._apps or self.hung_up:
+        in_flight = self._in_flight
+        if in_flight is not None and in_flight.name != "answer" or not self._apps or self.hung_up:
             return
         app = self._apps.popleft()
         self._in_flight = app
         app.sent_at = self.clock()
-        self._send(esl.execute(app.name, app.arg, event_uuid=app.event_uuid), _Awaits.APP, app)
+        # answer goes with event-lock: what is queued behind it runs after it, never inside it, so
+        # the first prompt goes in the same write and starts in the answer's frame (its completion,
+        # with the answer's Application-UUID, is then nobody's).
+        command = esl.execute(app.name, app.arg, event_uuid=app.event_uuid, event_lock=app.name == "answer")
+        self._send(command, _Awaits.APP, app)
 
 
 class ChannelVariables(Mapping[str, str]):
