@@ -95,7 +95,7 @@ def _body(ch: Channel, name: str, extra: list[tuple[str, str]] = ()) -> bytes:  
     return (ch.event_text(name, extra) + "\n").encode("utf-8")
 
 
-APPS = ("answer", "playback", "transfer", "sleep", "set", "export", "hangup")
+APPS = ("answer", "playback", "transfer", "sleep", "set", "export", "hangup", "break")
 RESPONSES = ("_none_", "FILE PLAYED", "PLAYBACK ERROR")
 
 

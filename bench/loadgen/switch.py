@@ -47,8 +47,9 @@ class Scenario:
 
 SCENARIOS = {
     "nokey": Scenario("nokey", expect="transfer:050"),
-    "two": Scenario("two", keys=((0.1, "2", True),), expect="transfer:002"),
-    "direct": Scenario("direct", keys=((0.05, "1", True), (0.1, "0", False), (0.15, "5", True)), expect="transfer:105"),
+    # A first key stops the greeting by its playback_terminators: the server need not answer it.
+    "two": Scenario("two", keys=((0.1, "2", False),), expect="transfer:002"),
+    "direct": Scenario("direct", keys=((0.05, "1", False), (0.1, "0", False), (0.15, "5", True)), expect="transfer:105"),
     "hangup": Scenario("hangup", hangup_after_ad=0.2, expect="hangup"),
     "hold": Scenario("hold", expect="hangup", hold=True),
 }
@@ -320,6 +321,9 @@ class FakeCall:
         name = headers.get(b"execute-app-name", b"").decode()
         arg = headers.get(b"execute-app-arg", b"").decode("utf-8", "replace") or body.decode("utf-8", "replace")
         event_uuid = headers.get(b"event-uuid") or str(uuid.uuid4()).encode()
+        if name == "break":
+            self._break_app(event_uuid)
+            return
         if self.app is not None:
             self.queue.append((name, {b"arg": arg.encode(), b"uuid": event_uuid}))
             return
@@ -367,14 +371,22 @@ class FakeCall:
             self._write(self._ev(template, app))
             self._complete(app, "_none_")
 
-    def _complete(self, app: _App, response: str) -> None:
+    def _break_app(self, event_uuid: bytes) -> None:
+        """mod_dptools' break: nested in a running playback (which polls the queue) it ends it; else nothing."""
+        brk = _App("break", F.encoded_data("all"), event_uuid)
+        self._write(self._ev(self.t.execute["break"], brk) + self._ev(self.t.execute_complete[("break", "_none_")], brk))
+        app = self.app
+        if app is not None and app.name in ("playback", "sleep"):
+            self._complete(app, "FILE PLAYED" if app.name == "playback" else "_none_")
+
+    def _complete(self, app: _App, response: str, before: bytes = b"") -> None:
         if self.app is not app:
             return
         self.app = None
         if app.timer is not None and app.timer is not gevent.getcurrent():
             app.timer.kill(block=False)
         body = self.t.execute_complete.get((app.name, response)) or self.t.execute_complete[("set", response)]
-        frames = [self._ev(body, app)]
+        frames = [before, self._ev(body, app)]
         if app.name == "transfer":
             # The channel leaves the socket app for its new extension.
             self.controlled = False
@@ -403,11 +415,13 @@ class FakeCall:
         if app is not None and app.name == "playback":
             terminators = "*" if app.terminators is None else app.terminators
             ends_playback = terminators == "any" or (terminators != "none" and digit in terminators)
-        self._write(frames)
+        if ends_playback and app is not None:
+            # The playback dequeued the digit and ended: its completion goes out with the DTMF event.
+            self._complete(app, "FILE PLAYED", before=frames)
+        else:
+            self._write(frames)
         if expect:
             self.key_at = PC()
-        if ends_playback and app is not None:
-            self._complete(app, "FILE PLAYED")
 
     def _caller_hangup(self) -> None:
         self._hangup(None, caller=True)

@@ -42,6 +42,14 @@ def test_no_key_transfers_to_050_after_both_sounds_and_the_timeout() -> None:
     assert it.metric("ivr_calls_active") == 0
 
 
+def test_a_call_the_dialplan_answered_gets_no_second_answer() -> None:
+    with ivrflow() as it:
+        switch, record = call(it, answered=True)
+    assert "answer" not in switch.app_names()[:3]  # the target's own answer comes after the transfer
+    assert switch.app_names()[0] == "playback"
+    assert switch.transferred_to == "050" and record["outcome"] == "transfer"
+
+
 def test_2_during_hello_stops_it_at_once_then_transfers_to_002() -> None:
     with ivrflow() as it:
         switch, record = call(it, keys=[(10.0, "2")])

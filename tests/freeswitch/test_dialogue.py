@@ -60,10 +60,6 @@ def event(name: str, *fields: tuple[str, str]) -> bytes:
     return event_frame_head(body) + body
 
 
-def execute(app_uuid: str, app: str = "playback") -> bytes:
-    return event("CHANNEL_EXECUTE", ("Application", app), ("Application-UUID", app_uuid))
-
-
 def complete(app_uuid: str, app: str = "playback", response: str = "FILE PLAYED", *extra: tuple[str, str]) -> bytes:
     return event(
         "CHANNEL_EXECUTE_COMPLETE",
@@ -109,7 +105,7 @@ def test_the_handshake_goes_in_one_write_and_its_replies_set_up_the_channel() ->
     dialogue = EslDialogue(switch_settings(SOUNDS, linger_seconds=30), seen, clock)
     dialogue.start()
     sent = dialogue.data_to_send()
-    assert sent.startswith(b"connect\n\nmyevents\n\nnixevent CHANNEL_CREATE ")
+    assert sent.startswith(b"connect\n\nmyevents\n\nnixevent CHANNEL_EXECUTE CHANNEL_CREATE ")
     assert sent.endswith(b"\n\nlinger 30\n\n")
     assert dialogue.reply_deadline() == 105.0
     feed(dialogue, connect_reply() + OK + OK)
@@ -157,35 +153,101 @@ def test_a_playback_is_one_sendmsg_and_its_completion_one_event() -> None:
         b"execute-app-arg: %[playback_terminators=any]/srv/sounds/hello.wav\n"
         b"Event-UUID: " + uuid.encode() + b"\n\n"
     )
-    assert feed(dialogue, OK + execute(uuid)) == []
+    assert feed(dialogue, OK) == []
     assert feed(dialogue, complete(uuid), at=104.2) == [PlaybackFinished(104.2, 1, None)]
     assert seen.timed == ["playback"]
 
 
+def test_a_channel_the_dialplan_already_answered_is_not_answered_again() -> None:
+    seen, clock = Seen(), Clock()
+    dialogue = EslDialogue(switch_settings(SOUNDS), seen, clock)
+    dialogue.start()
+    dialogue.data_to_send()
+    fields = [("Event-Name", "CHANNEL_DATA"), ("Unique-ID", UUID), ("Answer-State", "answered")]
+    feed(dialogue, channel_data_frame(fields, socket_mode="async", control="full") + OK + OK + OK)
+    dialogue.answer()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    assert b"execute-app-name: playback" in dialogue.data_to_send()  # at once: no answer before it
+
+
+def test_answer_and_the_first_prompt_go_in_one_write_and_their_replies_are_matched_in_order() -> None:
+    dialogue, seen, _ = connected()
+    dialogue.answer()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    answer, playback = dialogue.data_to_send().split(b"\n\n")[:2]
+    # With event-lock the prompt, queued on the channel behind answer, runs after it and not inside it.
+    assert answer.startswith(b"sendmsg\ncall-command: execute\nexecute-app-name: answer\n")
+    assert answer.endswith(b"\nevent-lock: true")
+    assert b"execute-app-name: playback" in playback and b"event-lock" not in playback
+    feed(dialogue, OK + OK)
+    assert seen.timed == ["answer", "playback"]
+    assert feed(dialogue, complete(app_uuid(answer + b"\n"), "answer", "_none_")) == []
+    assert feed(dialogue, complete(app_uuid(playback + b"\n"))) == [PlaybackFinished(100.0, 1, None)]
+
+
 def test_applications_run_one_at_a_time() -> None:
     dialogue, _, _ = connected()
-    dialogue.answer()
+    dialogue.set_caller_id("number", "4951234567")
     first = dialogue.data_to_send()
     dialogue.play(Play(1, "hello.wav", interruptible=False))
-    assert dialogue.data_to_send() == b""  # queued behind answer
-    feed(dialogue, OK + execute(app_uuid(first), "answer"))
+    assert dialogue.data_to_send() == b""  # queued behind set
+    feed(dialogue, OK)
     assert dialogue.data_to_send() == b""
-    feed(dialogue, complete(app_uuid(first), "answer", "+OK"))
+    feed(dialogue, complete(app_uuid(first), "set", "_none_"))
     second = dialogue.data_to_send()
     assert b"execute-app-name: playback\nexecute-app-arg: %[playback_terminators=none]" in second
 
 
-def test_barge_in_breaks_a_playing_prompt_and_waits_for_one_not_yet_started() -> None:
+def break_app(sent: bytes) -> bool:
+    """The `break all` application: queued on the channel, it ends the prompt even one not yet started."""
+    return sent == b"sendmsg\ncall-command: execute\nexecute-app-name: break\nexecute-app-arg: all\nEvent-UUID: " + (
+        app_uuid(sent).encode() + b"\n\n"
+    )
+
+
+def test_a_prompt_whose_completion_came_with_the_digit_gets_no_break() -> None:
     dialogue, _, _ = connected()
     dialogue.play(Play(1, "hello.wav", interruptible=True))
     uuid = app_uuid(dialogue.data_to_send())
     feed(dialogue, OK)
+    # playback_terminators=any: the prompt dequeued the digit and ended; both events in one read.
+    dialogue.receive_data(
+        event("DTMF", ("DTMF-Digit", "2"))
+        + complete(uuid, "playback", "FILE PLAYED", ("variable_playback_terminator_used", "2")),
+        100.0,
+    )
+    assert dialogue.next_event() == DtmfReceived(100.0, "2")
+    dialogue.stop_playback(1)  # the engine's barge-in
+    assert dialogue.data_to_send() == b""
+    assert dialogue.stop_already_done
+    assert dialogue.next_event() == PlaybackFinished(100.0, 1, None)
+
+
+def test_a_prompt_stopped_before_its_completion_came_gets_the_break_app_once() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "hello.wav", interruptible=True))
+    uuid = app_uuid(dialogue.data_to_send())
+    # The digit alone: the park loop may have dequeued it before the prompt started.
+    feed(dialogue, OK + event("DTMF", ("DTMF-Digit", "2")))
     dialogue.stop_playback(1)
-    assert dialogue.data_to_send() == b""  # a break before the app starts would be cleared when it starts
-    feed(dialogue, execute(uuid))
-    assert dialogue.data_to_send() == b"api uuid_break " + UUID.encode() + b"\n\n"
-    # The break's reply is nobody's; the completion ends the prompt.
-    assert feed(dialogue, api_response_frame("+OK\n") + complete(uuid)) == [PlaybackFinished(100.0, 1, None)]
+    sent = dialogue.data_to_send()
+    assert break_app(sent) and app_uuid(sent) != uuid
+    assert not dialogue.stop_already_done
+    dialogue.stop_playback(1)
+    assert dialogue.data_to_send() == b""  # one break is enough
+    # The break's reply and completion are nobody's; the prompt's completion ends it.
+    assert feed(dialogue, OK + complete(app_uuid(sent), "break", "_none_") + complete(uuid)) == [
+        PlaybackFinished(100.0, 1, None)
+    ]
+
+
+def test_a_foreground_prompt_is_stopped_with_the_break_app_too() -> None:
+    dialogue, _, _ = connected()
+    dialogue.play(Play(1, "advertising.wav", interruptible=False))
+    dialogue.data_to_send()
+    feed(dialogue, OK)
+    dialogue.stop_playback(1)  # e.g. the lifetime ran out
+    assert break_app(dialogue.data_to_send())
 
 
 def test_a_digit_is_an_event_and_a_bad_digit_is_counted_not_passed_on() -> None:
@@ -197,11 +259,11 @@ def test_a_digit_is_an_event_and_a_bad_digit_is_counted_not_passed_on() -> None:
 
 def test_a_stopped_prompt_that_was_only_queued_is_never_sent() -> None:
     dialogue, _, _ = connected()
-    dialogue.answer()
-    answer = app_uuid(dialogue.data_to_send())
+    dialogue.set_caller_id("number", "4951234567")
+    first = app_uuid(dialogue.data_to_send())
     dialogue.play(Play(1, "hello.wav", interruptible=True))
     dialogue.stop_playback(1)
-    feed(dialogue, OK + complete(answer, "answer", "+OK"))
+    feed(dialogue, OK + complete(first, "set", "_none_"))
     assert dialogue.data_to_send() == b""
 
 
@@ -313,7 +375,7 @@ def test_a_hangup_during_a_command_ends_the_call_once_and_sends_nothing_more() -
     dialogue.play(Play(1, "hello.wav", interruptible=True))
     uuid = app_uuid(dialogue.data_to_send())
     hangup = event("CHANNEL_HANGUP", ("Hangup-Cause", "NORMAL_CLEARING"))
-    events = feed(dialogue, hangup + OK + execute(uuid) + hangup, at=102.0)
+    events = feed(dialogue, hangup + OK + hangup, at=102.0)
     assert events == [CallerHungUp(102.0, "NORMAL_CLEARING")]
     # The engine's reaction to a hangup: stop the prompt, hang up. Neither goes out now.
     dialogue.stop_playback(1)

@@ -28,6 +28,7 @@ class App:
         self.sock = sock
         self.frames: Queue[Frame | None] = Queue()
         self.seen: list[Frame] = []
+        self.bytes_read = 0
         self._reader = FrameReader()
         self._pump = gevent.spawn(self._read)
 
@@ -39,6 +40,7 @@ class App:
                     self.frames.put(frame)
                 self.frames.put(None)
                 return
+            self.bytes_read += len(data)
             for frame in self._reader.feed(data):
                 self.frames.put(frame)
 
@@ -133,6 +135,19 @@ def test_answer_playback_with_scoped_terminators_and_type_ahead() -> None:
     assert record.answered
 
 
+def test_the_switch_counts_what_it_wrote_and_the_commands_it_read() -> None:
+    def logic(app: App) -> None:
+        app.handshake()
+        app.execute("answer")
+        app.finish()
+
+    record, app = serve(logic, CallScript(time_scale=SCALE))
+    # Every frame the application read, the event heads and bodies written apart counted once.
+    assert record.frames_sent == len(app.seen) >= 7
+    assert record.bytes_sent == app.bytes_read
+    assert [command.name for _, command in record.received] == ["connect", "myevents", "linger", "sendmsg", "exit"]
+
+
 def test_uuid_break_before_the_app_started_is_lost() -> None:
     script = CallScript(time_scale=SCALE, sounds={"/s/long.wav": 3.0})
 
@@ -146,6 +161,47 @@ def test_uuid_break_before_the_app_started_is_lost() -> None:
     record, _ = serve(logic, script)
     (run,) = record.applications
     assert run.ended is not None and run.ended - run.started >= 2.9
+
+
+def _break_app() -> bytes:
+    return c.execute("break", "all", event_uuid=str(uuid.uuid4()))
+
+
+@pytest.mark.parametrize("break_after", [None, 1.0], ids=["queued behind the playback", "sent while it plays"])
+def test_the_break_app_ends_a_playback_it_queues_behind_or_nests_in(break_after: float | None) -> None:
+    script = CallScript(time_scale=SCALE, sounds={"/s/long.wav": 3.0})
+
+    def logic(app: App) -> None:
+        app.handshake()
+        playback = c.execute("playback", "/s/long.wav", event_uuid=str(uuid.uuid4()))
+        if break_after is None:
+            app.send(playback + _break_app())  # mod_dptools break, unlike uuid_break, waits in the queue
+        else:
+            app.send(playback)
+            gevent.sleep(break_after * SCALE)
+            app.send(_break_app())
+        app.until(lambda f: isinstance(f, EslEvent) and f.name == "CHANNEL_EXECUTE_COMPLETE" and f.get("Application") == "playback")
+        app.finish()
+
+    record, _ = serve(logic, script)
+    playback, brk = record.applications
+    assert (brk.name, brk.arg, brk.depth) == ("break", "all", 1)  # ran inside the playback, which polls the queue
+    assert playback.ended is not None and playback.response == "FILE PLAYED"
+    assert playback.ended - playback.started < (break_after or 0.0) + 0.5  # not the 3 s it lasts
+
+
+def test_a_break_app_that_found_nothing_playing_leaves_the_next_playback_alone() -> None:
+    script = CallScript(time_scale=SCALE, sounds={"/s/p.wav": 1.0})
+
+    def logic(app: App) -> None:
+        app.handshake()
+        app.execute("break", "all")  # in the park loop: the flag it sets is cleared by the next app's start
+        app.execute("playback", "/s/p.wav")
+        app.finish()
+
+    record, _ = serve(logic, script)
+    brk, playback = record.applications
+    assert brk.depth == 0 and playback.ended is not None and playback.ended - playback.started >= 0.95
 
 
 def test_missing_file_and_unknown_application() -> None:

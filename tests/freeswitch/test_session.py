@@ -15,7 +15,6 @@ from tests.switch_settings import switch_settings
 from ivrflow.freeswitch.session import CallSession
 from ivrflow.menu.files import load_menu_text
 from ivrflow.testing.fs_frames import (
-    api_response_frame,
     channel_data_frame,
     event_frame_head,
     plain_event_body,
@@ -52,12 +51,14 @@ def app_event(name: str, app: str, app_uuid: str) -> bytes:
 
 @dataclass
 class ScriptedSwitch:
-    """Answers each command as FreeSWITCH would, from a table; the caller presses 2 during the greeting."""
+    """Answers each command as FreeSWITCH would, from a table; the caller presses 2 during the greeting.
+
+    The greeting stops on the digit by itself, so no break is sent for it.
+    """
 
     written: list[bytes] = field(default_factory=list)
     closed_reason: str | None = None
     _queue: deque[bytes] = field(default_factory=deque)
-    _playing: str = ""
     empty_reads: int = 0
 
     def write(self, data: bytes) -> None:
@@ -77,16 +78,14 @@ class ScriptedSwitch:
                 self._queue.append(OK)
                 return
             name, uuid = app.group(1).decode(), re.search(rb"Event-UUID: (\S+)", command).group(1).decode()  # type: ignore[union-attr]
-            self._queue.append(OK + app_event("CHANNEL_EXECUTE", name, uuid))
+            self._queue.append(OK)  # CHANNEL_EXECUTE is not subscribed
             if name == "playback":
-                self._playing = uuid
-                self._queue.append(event("DTMF", ("DTMF-Digit", "2")))
+                # The greeting's playback_terminators=any: the digit ends it, in the same read.
+                self._queue.append(event("DTMF", ("DTMF-Digit", "2")) + app_event("CHANNEL_EXECUTE_COMPLETE", name, uuid))
             else:
                 self._queue.append(app_event("CHANNEL_EXECUTE_COMPLETE", name, uuid))
             if name == "transfer":
                 self._queue.append(event("CHANNEL_HANGUP_COMPLETE"))  # the target's call ends
-        elif command.startswith(b"api uuid_break"):
-            self._queue.append(api_response_frame("+OK\n") + app_event("CHANNEL_EXECUTE_COMPLETE", "playback", self._playing))
         elif command.startswith(b"exit"):
             self._queue.extend([reply_frame("+OK bye"), b""])
 
@@ -121,7 +120,7 @@ def test_a_call_from_handshake_to_exit_without_a_socket() -> None:
                 for w in switch.written for c in w.split(b"\n\n") if c]
     assert commands == [
         b"connect ", b"myevents ", b"nixevent ", b"linger ",
-        b"sendmsg answer", b"sendmsg playback", b"api ", b"sendmsg transfer", b"exit ",
+        b"sendmsg answer", b"sendmsg playback", b"sendmsg transfer", b"exit ",
     ]
     [record] = seen.records
     assert record.outcome == "transfer" and record.transfer_destinations == ("002",)

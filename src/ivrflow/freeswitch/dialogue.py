@@ -11,11 +11,23 @@ turn the engine's commands into `sendmsg` applications. What to write is
 collected in an outbox that the I/O shell empties with `data_to_send`.
 
 Applications run one at a time: the next is sent only when the previous one's
-CHANNEL_EXECUTE_COMPLETE with our `Application-UUID` has arrived, so nothing
-runs nested and completions are never matched by application name. Replies
+CHANNEL_EXECUTE_COMPLETE with our `Application-UUID` has arrived (but for
+`answer`, which the first prompt follows at once, see `_send_next_app`), so nothing
+runs nested and completions are never matched by application name (the
+`break` below is the one exception, and it ends what it nests in). Replies
 carry no id: they come in the order commands were sent, and each command
 queues what its reply means. A reply awaited longer than `command_timeout`
 fails that command; its late reply is then dropped.
+
+Stopping a prompt: nothing is sent when the prompt's completion is already
+among the frames received (a digit the prompt dequeued ends it, with
+`playback_terminators=any`, and its completion follows the DTMF event at once).
+Otherwise the `break` application is sent: it queues on the channel behind
+the prompt or runs nested inside it (a playback polls the queue every frame)
+and ends it; where the prompt has ended already it does nothing. Being queued,
+it cannot miss a prompt not yet started, as `uuid_break` would (the switch
+clears the break flag when an application starts), so no CHANNEL_EXECUTE is
+needed to know when a prompt starts, and none is subscribed.
 
 Releasing the channel: once the engine is done (`finished`) the shell waits
 until `released` (the switch hung up, or the channel left for its transfer
@@ -64,11 +76,12 @@ log = logging.getLogger("ivrflow.esl")
 PLAYBACK_FAILURES = frozenset({"FILE NOT FOUND", "PLAYBACK ERROR"})
 
 # `myevents` subscribes to these too, but a call needs none of them: it lives on
-# CHANNEL_EXECUTE(_COMPLETE), DTMF, CHANNEL_HANGUP(_COMPLETE) and the disconnect
-# notices. Each event carries every channel variable (kilobytes); not receiving
-# a third of them saves the switch's work and ours.
+# CHANNEL_EXECUTE_COMPLETE, DTMF, CHANNEL_HANGUP(_COMPLETE) and the disconnect
+# notices. Most events carry every channel variable (kilobytes); CHANNEL_EXECUTE,
+# one per application, was a third of what the switch wrote per call (see the
+# module's doc on stopping a prompt for why it is not needed).
 UNUSED_EVENTS = (
-    "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
+    "CHANNEL_EXECUTE", "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_STATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE",
     "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_OUTGOING",
     "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_APPLICATION", "CHANNEL_DATA", "CHANNEL_ORIGINATE",
     "CHANNEL_UUID", "TALK", "NOTALK", "DETECTED_SPEECH",
@@ -104,7 +117,7 @@ class _Awaits(Enum):
     HANDSHAKE = "handshake"
     APP = "app"
     EXIT = "exit"
-    NOTHING = "nothing"  # a reply nobody waits for (uuid_break, hangup), or one that came too late
+    NOTHING = "nothing"  # a reply nobody waits for (break, hangup), or one that came too late
 
 
 @dataclass(slots=True)
@@ -114,8 +127,7 @@ class _App:
     event_uuid: str
     play_id: int | None = None
     transfer: bool = False
-    executing: bool = False
-    break_when_executing: bool = False
+    break_sent: bool = False
     sent_at: float = 0.0
 
 
@@ -140,6 +152,8 @@ class EslDialogue:
         self.done = False  # the engine has finished; only letting go remains
         self.exited = False  # `exit` was sent
         self.call_id = "-"
+        # A stop the switch had already done (the prompt's terminator): the digit was acted on.
+        self.stop_already_done = False
         self._reader = FrameReader()
         self._frames: deque[tuple[float, Frame]] = deque()
         self._outbox: list[bytes] = []
@@ -266,9 +280,7 @@ class EslDialogue:
 
     def _on_event(self, event: EslEvent, at: float) -> EngineEvent | None:
         name = event.name
-        if name == "CHANNEL_EXECUTE":
-            self._on_execute(event)
-        elif name == "CHANNEL_EXECUTE_COMPLETE":
+        if name == "CHANNEL_EXECUTE_COMPLETE":
             return self._on_execute_complete(event, at)
         elif name == "DTMF":
             return self._on_dtmf(event.get("DTMF-Digit") or "", at)
@@ -283,14 +295,6 @@ class EslDialogue:
             log.warning("ignored a DTMF event with digit %r", digit, extra={"call": self.call_id})
             self.observer.error("bad_dtmf")
             return None
-
-    def _on_execute(self, event: EslEvent) -> None:
-        app = self._in_flight
-        if app is None or event.get("Application-UUID") != app.event_uuid:
-            return
-        app.executing = True
-        if app.break_when_executing:
-            self._break()
 
     def _on_execute_complete(self, event: EslEvent, at: float) -> EngineEvent | None:
         app = self._in_flight
@@ -342,6 +346,8 @@ class EslDialogue:
     # --- engine -> switch: the Switch protocol --------------------------------
 
     def answer(self) -> None:
+        if self.channel is not None and self.channel.headers.get("Answer-State") == "answered":
+            return  # the dialplan answered before `socket`: an answer would only cost two events
         self._queue_app("answer", None)
 
     def play(self, prompt: Playable) -> None:
@@ -349,15 +355,15 @@ class EslDialogue:
         try:
             if isinstance(prompt, Play):
                 path = _playable_path(self.settings.sound_dir, prompt.filename)
-                self._queue_app("playback", esl.playback_arg(path, terminators=terminators), prompt.play_id)
+                name, arg = "playback", esl.playback_arg(path, terminators=terminators)
             elif isinstance(prompt, PlaySilence):
-                arg = esl.playback_arg(esl.silence_arg(prompt.milliseconds), terminators=terminators)
-                self._queue_app("playback", arg, prompt.play_id)
+                name, arg = "playback", esl.playback_arg(esl.silence_arg(prompt.milliseconds), terminators=terminators)
             else:
+                name = "say"
                 arg = f"%[playback_terminators={terminators}]" + esl.say_digits_arg(prompt.digits, method=prompt.method)
-                self._queue_app("say", arg, prompt.play_id)
         except ValueError as exc:  # esl.UnsafeArgument, or a sound path leaving the sound directory
             raise UnsafeValue(str(exc)) from exc
+        self._queue_app(name, arg, prompt.play_id)
 
     def stop_playback(self, play_id: int) -> None:
         for queued in self._apps:
@@ -365,13 +371,21 @@ class EslDialogue:
                 self._apps.remove(queued)  # never sent: nothing to stop
                 return
         app = self._in_flight
-        if app is None or app.play_id != play_id:
+        if app is None or app.play_id != play_id or app.break_sent:
             return
-        if app.executing:
-            self._break()
-        else:
-            # A break sent before the app starts is cleared when it starts.
-            app.break_when_executing = True
+        if self._completion_received(app):
+            self.stop_already_done = True
+        elif not self.hung_up:  # a hangup ends the prompt anyway
+            app.break_sent = True
+            self._send(esl.execute("break", "all", event_uuid=self._next_event_uuid()), _Awaits.NOTHING, awaited=False)
+
+    def _completion_received(self, app: _App) -> bool:
+        """Whether the app's CHANNEL_EXECUTE_COMPLETE came in the frames not yet handled."""
+        return any(
+            isinstance(frame, EslEvent) and frame.name == "CHANNEL_EXECUTE_COMPLETE"
+            and frame.get("Application-UUID") == app.event_uuid
+            for _, frame in self._frames
+        )
 
     def set_variable(self, name: str, value: str) -> None:
         arg = _safe(functools.partial(esl.export_arg, allowed=self.settings.allowed_variables), name, value)
@@ -421,25 +435,27 @@ class EslDialogue:
     def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
         if self.hung_up:
             return
+        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer))
+        self._send_next_app()
+
+    def _next_event_uuid(self) -> str:
         self._app_count += 1
         # Unique on this channel, which is all Application-UUID matching needs: one random
         # prefix per call and a counter, instead of a fresh uuid4 (a getrandom call) per command.
-        event_uuid = f"{self._uuid_prefix}{self._app_count:04x}"
-        self._apps.append(_App(name, arg, event_uuid, play_id, transfer))
-        self._send_next_app()
+        return f"{self._uuid_prefix}{self._app_count:04x}"
 
     def _send_next_app(self) -> None:
-        if self._in_flight is not None or not self._apps or self.hung_up:
+        in_flight = self._in_flight
+        if in_flight is not None and in_flight.name != "answer" or not self._apps or self.hung_up:
             return
         app = self._apps.popleft()
         self._in_flight = app
         app.sent_at = self.clock()
-        self._send(esl.execute(app.name, app.arg, event_uuid=app.event_uuid), _Awaits.APP, app)
-
-    def _break(self) -> None:
-        if self.hung_up:
-            return  # the hangup ends the prompt anyway
-        self._send(esl.uuid_break(self.call_id), _Awaits.NOTHING, awaited=False)
+        # answer goes with event-lock: what is queued behind it runs after it, never inside it, so
+        # the first prompt goes in the same write and starts in the answer's frame (its completion,
+        # with the answer's Application-UUID, is then nobody's).
+        command = esl.execute(app.name, app.arg, event_uuid=app.event_uuid, event_lock=app.name == "answer")
+        self._send(command, _Awaits.APP, app)
 
 
 class ChannelVariables(Mapping[str, str]):

@@ -148,7 +148,8 @@ class CallSession:
         self.driver.post(event)
         if isinstance(event, DtmfReceived):
             written = self._flush()
-            if written:
+            done_by_switch, self.dialogue.stop_already_done = self.dialogue.stop_already_done, False
+            if written or done_by_switch:
                 self.observer.dtmf_handled(time.monotonic() - event.at)
 
     def _step(self, deliver: Callable[[Event], None]) -> None:

@@ -66,7 +66,8 @@ class Metrics:
         self.actions = Counter("ivr_actions_total", "Rule actions run", ["ivr", "action", "result"], registry=registry)
         self.transfers = Counter("ivr_transfers_total", "Transfers started", ["ivr", "kind"], registry=registry)
         self.dtmf_to_action = Histogram(
-            "ivr_dtmf_to_action_seconds", "From a DTMF event's arrival to the switch command it caused",
+            "ivr_dtmf_to_action_seconds",
+            "From a DTMF event's arrival to the switch command it caused (or to finding the switch had already done it)",
             buckets=FAST_BUCKETS, registry=registry,
         )
         self.esl_command = Histogram(

@@ -96,7 +96,6 @@ class EmulatedCall:
         self._lingering = False
         self._closed = False
         self._handled = 0
-        self._frames_written = 0
         self._hold_events = False
         self._held: list[tuple[bytes, bytes]] = []
         self._sock_closed = False
@@ -106,6 +105,9 @@ class EmulatedCall:
         self._channel_thread: gevent.Greenlet | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self.channel = self._make_channel()
+        if script.answered:
+            self.channel.answer_state, self.channel.call_state = "answered", "ACTIVE"
+            self.record.answered = True
         self.session = Session(script, self.channel, self.record, self, self.now, APPLICATIONS)
 
     # Clock -------------------------------------------------------------------
@@ -249,14 +251,14 @@ class EmulatedCall:
             return
         limit = self.script.faults.close_mid_frame_after
         with self._write_lock:
-            if limit is not None and self._frames_written >= limit:
+            if limit is not None and self.record.frames_sent >= limit:
                 frame = b"".join(parts)
                 self._send_raw(frame[: max(len(frame) // 2, 1)])
                 self._close("emulator")
                 return
             for part in parts:
                 self._send_raw(part)
-            self._frames_written += 1
+            self.record.frames_sent += 1
 
     def _send_raw(self, data: bytes) -> None:
         assert self._sock is not None

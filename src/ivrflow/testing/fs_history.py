@@ -42,6 +42,8 @@ class ChannelHistory:
     bridged_to: str | None = None
     closed_by: ClosedBy | None = None
     protocol_errors: list[str] = field(default_factory=list)
+    # Whole frames written (a reply, an event, a notice): an event's head and body are one.
+    frames_sent: int = 0
 
     @property
     def final_state(self) -> str:
@@ -55,6 +57,11 @@ class ChannelHistory:
     @property
     def sent_bytes(self) -> bytes:
         return b"".join(data for _, data in self.sent)
+
+    @property
+    def bytes_sent(self) -> int:
+        """What the switch wrote to the application: the proxy for its serialising work."""
+        return sum(len(data) for _, data in self.sent)
 
     def app_names(self) -> list[str]:
         return [run.name for run in self.applications]

@@ -88,6 +88,8 @@ class CallScript:
     socket_mode: Literal["async", "static"] = "async"
     full: bool = True
     socket_app_data: str = ""
+    # The dialplan answered before ``socket`` (a common ``answer`` first): the connect data says so.
+    answered: bool = False
     # Sound files: duration in seconds by path; others last default_sound_seconds.
     sounds: Mapping[str, float] = field(default_factory=dict)
     default_sound_seconds: float = 1.0

@@ -343,7 +343,10 @@ class _TestCall:
     def _on_channel_execute(self, headers: dict[str, str], at: float) -> str | None:
         app = headers.get("Application", "")
         data = headers.get("Application-Data", "")
-        if app in _PROMPTS:
+        if app == "socket" and self.options.dial_string is not None:
+            # A leg answered already gets no answer from ivrflow: its menu starts with the socket.
+            self._answered(headers)
+        elif app in _PROMPTS:
             self.say(at, f"prompt started: {app} {data}")
         elif app == "transfer":
             destination = data.split()[0] if data else ""
@@ -359,10 +362,7 @@ class _TestCall:
 
     def _on_channel_execute_complete(self, headers: dict[str, str], at: float) -> str | None:
         app = headers.get("Application", "")
-        if app == "answer":
-            # A leg that was answered already (a dial string) has no CHANNEL_ANSWER for the menu's answer.
-            self._answered(headers)
-        elif app in _PROMPTS:
+        if app in _PROMPTS:
             how = headers.get("Application-Response", "")
             key = headers.get("variable_playback_terminator_used")
             stopped = f", stopped by {key}" if key and app == "playback" else ""
