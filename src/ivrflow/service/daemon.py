@@ -96,6 +96,7 @@ class Daemon:
             simple_transfer_context=settings.simple_transfer_context,
             bridge_template=settings.bridge_template,
             exit_after_transfer=settings.exit_after_transfer,
+            release_quiet_time=settings.release_quiet_time,
             allowed_variables=settings.allowed_variables,
         )
         self._control: gevent.queue.Queue[Request] = gevent.queue.Queue()
