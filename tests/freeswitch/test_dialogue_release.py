@@ -106,6 +106,14 @@ def test_anything_that_happens_while_the_check_is_out_is_looked_at_afresh() -> N
     assert dialogue.release_deadline() == pytest.approx(101.61)
 
 
+def test_an_event_read_after_the_checks_answer_but_before_the_exit_takes_the_release_back() -> None:
+    dialogue, clock = transferred()
+    lands_on(dialogue, "playback", 101.0)
+    assert check_at(dialogue, clock, 101.3) == CHECK
+    feed(dialogue, api_response_frame("playback") + complete("t-1") + execute("t-2", "park"), 101.31)
+    assert not dialogue.released and dialogue.hold_reason() == "the target runs park"
+
+
 def test_a_check_without_a_usable_answer_is_asked_again_after_the_quiet_time() -> None:
     dialogue, clock = transferred()
     lands_on(dialogue, "playback", 101.0)

@@ -95,7 +95,7 @@ class SwitchSettings:
     simple_transfer_context: str
     bridge_template: str
     # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
-    # at once), or hold the socket until the channel hangs up (see above).
+    # at once), or hold the socket while the target parks (see above).
     exit_after_transfer: bool
     # After a transfer, how long nothing may start or end on the channel before its socket
     # is let go (if the target is not parked; see `release`).
@@ -161,6 +161,7 @@ class EslDialogue:
         self._app_count = 0
         self._caller_context = "default"
         self._watch: TargetWatch | None = None  # set when a transfer is queued (unless exit_after_transfer)
+        self._released_by_check = False
 
     # --- bytes ----------------------------------------------------------------
 
@@ -281,8 +282,9 @@ class EslDialogue:
 
     def _on_event(self, event: EslEvent, at: float) -> EngineEvent | None:
         name = event.name
-        if self._watch is not None:
-            self._watch.on_event(event, at)
+        if self._watch is not None and self._watch.on_event(event, at) and self._released_by_check and not self.exited:
+            # The target moved on after the check's answer, before the exit went out: look again.
+            self.released = self._released_by_check = False
         if name == "CHANNEL_EXECUTE":
             self._on_execute(event)
         elif name == "CHANNEL_EXECUTE_COMPLETE":
@@ -442,9 +444,7 @@ class EslDialogue:
 
     def _watch_target(self) -> None:
         assert self.channel is not None
-        self._watch = TargetWatch(
-            self.settings.release_quiet_time, self.clock(), resume_set(self.channel.headers)
-        )
+        self._watch = TargetWatch(self.settings.release_quiet_time, self.clock(), resume_set(self.channel.headers))
         if WATCH_SUBSCRIPTION:
             # Sent with the transfer, so the target's first events already come.
             self._send(esl.event_plain(*WATCH_SUBSCRIPTION), _Awaits.SUBSCRIBE)
@@ -484,7 +484,7 @@ class EslDialogue:
             watch.check_lost(self.clock())
         elif watch.checked(answer):
             log.info("transfer target runs %s: letting the socket go", answer, extra={"call": self.call_id})
-            self.released = True
+            self.released = self._released_by_check = True
 
     def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
         if self.hung_up:

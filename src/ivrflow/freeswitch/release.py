@@ -42,12 +42,13 @@ class TargetWatch:
         self._changed_since_check = True  # False: the last check's verdict still stands
         self.blind = False  # the events the rule needs could not be subscribed: hold until hangup
 
-    def on_event(self, event: EslEvent, at: float) -> None:
+    def on_event(self, event: EslEvent, at: float) -> bool:
+        """Follow the target; True when the event is one the rule reads."""
         if "variable_socket_resume" in event.headers:  # any event with variables says it
             self._resume = resume_set(event.headers)
         name = event.name
         if name not in WATCHED_EVENTS:
-            return
+            return False
         self._last_change = at
         self._changed_since_check = True
         app_uuid = event.get("Application-UUID") or ""
@@ -57,6 +58,7 @@ class TargetWatch:
             self._running.pop(app_uuid, None)
         else:
             self._parked = name == "CHANNEL_PARK"
+        return True
 
     def holds_because(self) -> str | None:
         """Why the socket must still be held whatever the quiet time; None when the target looks safe."""
