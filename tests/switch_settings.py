@@ -8,7 +8,7 @@ from typing import Any
 from ivrflow.freeswitch.dialogue import SwitchSettings
 from ivrflow.service.settings import resolve_some
 
-_FROM_SETTINGS = ("transfer_context", "simple_transfer_context", "bridge_template", "exit_after_transfer")
+_FROM_SETTINGS = ("transfer_context", "simple_transfer_context", "bridge_template", "exit_after_transfer", "release_quiet_time")
 
 
 def switch_settings(sound_dir: Path, **overrides: Any) -> SwitchSettings:

@@ -70,7 +70,7 @@ class ScriptedSwitch:
         if command.startswith(b"connect"):
             fields = [("Event-Name", "CHANNEL_DATA"), ("Unique-ID", UUID), ("Caller-Destination-Number", "071")]
             self._queue.append(channel_data_frame(fields, socket_mode="async", control="full"))
-        elif command.startswith((b"myevents", b"nixevent", b"linger")):
+        elif command.startswith((b"myevents", b"nixevent", b"linger", b"event")):
             self._queue.append(OK)
         elif command.startswith(b"sendmsg"):
             app = re.search(rb"execute-app-name: (\w+)", command)
@@ -120,7 +120,7 @@ def test_a_call_from_handshake_to_exit_without_a_socket() -> None:
                 for w in switch.written for c in w.split(b"\n\n") if c]
     assert commands == [
         b"connect ", b"myevents ", b"nixevent ", b"linger ",
-        b"sendmsg answer", b"sendmsg playback", b"sendmsg transfer", b"exit ",
+        b"sendmsg answer", b"sendmsg playback", b"event ", b"sendmsg transfer", b"exit ",
     ]
     [record] = seen.records
     assert record.outcome == "transfer" and record.transfer_destinations == ("002",)

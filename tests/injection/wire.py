@@ -8,7 +8,7 @@ from ivrflow.menu.model import DIALABLE, VARIABLE_NAME
 from ivrflow.menu.switch_variables import refusal
 from ivrflow.testing.fs_command_reader import ClientCommand
 
-COMMANDS = {"connect", "myevents", "nixevent", "linger", "nolinger", "exit", "sendmsg", "api"}
+COMMANDS = {"connect", "myevents", "nixevent", "event", "linger", "nolinger", "exit", "sendmsg", "api"}
 HEADERS = {"call-command", "execute-app-name", "execute-app-arg", "event-uuid", "event-lock", "loops",
            "content-type", "content-length", "hangup-cause"}
 APPS = {"answer", "playback", "say", "export", "set", "transfer", "bridge"}

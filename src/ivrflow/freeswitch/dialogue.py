@@ -30,11 +30,13 @@ clears the break flag when an application starts), so no CHANNEL_EXECUTE is
 needed to know when a prompt starts, and none is subscribed.
 
 Releasing the channel: once the engine is done (`finished`) the shell waits
-until `released` (the switch hung up, or the channel left for its transfer
-target when `exit_after_transfer` is set) and then sends `exit`. A
-transferred call's socket is held until it hangs up: `exit` clears
-FreeSWITCH's control flag, which ends a `park` or a second `socket` running
-at the target.
+until `released` (the switch hung up, the channel left for its transfer
+target when `exit_after_transfer` is set, or the target is safe without the
+socket) and then sends `exit`. `exit` clears FreeSWITCH's control flag, which
+ends a `park` or a second `socket` running at the target, so a transferred
+call's socket is held while its target parks (see `release`): the shell
+calls `check_release` at `release_deadline`, and the `current_application`
+check that goes out then sets `released` when its answer says it is safe.
 
 One module, longer than most: the app queue, the reply order, the command
 deadlines and the release rules depend on one another and are read together.
@@ -70,6 +72,7 @@ from ..menu.sound_paths import sound_path
 from . import builders as esl
 from .frames import ApiResponse, ChannelData, DisconnectNotice, EslEvent, Frame, MalformedFrame, Reply
 from .framing import FrameReader
+from .release import WATCHED_EVENTS, TargetWatch, resume_set
 
 log = logging.getLogger("ivrflow.esl")
 
@@ -87,6 +90,8 @@ UNUSED_EVENTS = (
     "CHANNEL_UUID", "TALK", "NOTALK", "DETECTED_SPEECH",
 )
 HANDSHAKE_STEPS = ("connect", "myevents", "nixevent", "linger")
+# What the release after a transfer reads and the handshake does not subscribe.
+WATCH_SUBSCRIPTION = tuple(name for name in WATCHED_EVENTS if name in UNUSED_EVENTS)
 
 _T = TypeVar("_T")
 
@@ -95,7 +100,7 @@ _T = TypeVar("_T")
 class SwitchSettings:
     """How engine commands become FreeSWITCH applications, and how long to wait for the switch.
 
-    The first five come from the daemon's settings, which hold their defaults.
+    The first six come from the daemon's settings, which hold their defaults.
     """
 
     sound_dir: Path
@@ -103,8 +108,11 @@ class SwitchSettings:
     simple_transfer_context: str
     bridge_template: str
     # After a transfer, say `exit` as soon as the channel has left the socket (releasing it
-    # at once), or hold the socket until the channel hangs up (see above).
+    # at once), or hold the socket while the target parks (see above).
     exit_after_transfer: bool
+    # After a transfer, how long nothing may start or end on the channel before its socket
+    # is let go (if the target is not parked; see `release`).
+    release_quiet_time: float
     # Variables FreeSWITCH acts on by itself (hooks, call control) that menus may still set.
     allowed_variables: frozenset[str] = frozenset()
     linger_seconds: int = 30
@@ -117,6 +125,8 @@ class _Awaits(Enum):
     HANDSHAKE = "handshake"
     APP = "app"
     EXIT = "exit"
+    SUBSCRIBE = "subscribe"  # the events the release after a transfer reads
+    CHECK = "check"  # current_application, just before letting a transferred call go
     NOTHING = "nothing"  # a reply nobody waits for (break, hangup), or one that came too late
 
 
@@ -164,6 +174,8 @@ class EslDialogue:
         self._uuid_prefix = str(uuid.uuid4())[:-4]
         self._app_count = 0
         self._caller_context = "default"
+        self._watch: TargetWatch | None = None  # set when a transfer is queued (unless exit_after_transfer)
+        self._released_by_check = False
 
     # --- bytes ----------------------------------------------------------------
 
@@ -212,6 +224,8 @@ class EslDialogue:
             if awaits is _Awaits.APP and expected.app is not None:
                 self.observer.error("command_timeout")
                 return self._app_failed(f"{expected.app.name}: {reason}")
+            if self._watch is not None and awaits in (_Awaits.SUBSCRIBE, _Awaits.CHECK):
+                self._release_reply(awaits, None)
             log.debug("%s: %s", what, reason, extra={"call": self.call_id})
         return None
 
@@ -270,6 +284,8 @@ class EslDialogue:
         expected = self._expected.popleft()
         if expected.awaits is _Awaits.HANDSHAKE:
             self._handshake_reply(frame)
+        elif expected.awaits in (_Awaits.SUBSCRIBE, _Awaits.CHECK):
+            self._release_reply(expected.awaits, frame)
         elif expected.awaits is _Awaits.APP and expected.app is not None:
             app = expected.app
             self.observer.command_timed(app.name, self.clock() - app.sent_at)
@@ -280,6 +296,9 @@ class EslDialogue:
 
     def _on_event(self, event: EslEvent, at: float) -> EngineEvent | None:
         name = event.name
+        if self._watch is not None and self._watch.on_event(event, at) and self._released_by_check and not self.exited:
+            # The target moved on after the check's answer, before the exit went out: look again.
+            self.released = self._released_by_check = False
         if name == "CHANNEL_EXECUTE_COMPLETE":
             return self._on_execute_complete(event, at)
         elif name == "DTMF":
@@ -402,7 +421,10 @@ class EslDialogue:
                 context = self.settings.simple_transfer_context
             else:
                 context = self.settings.transfer_context or self._caller_context
-            self._queue_app("transfer", _safe(esl.transfer_arg, destinations[0], context), transfer=True)
+            arg = _safe(esl.transfer_arg, destinations[0], context)
+            if not self.settings.exit_after_transfer and not self.hung_up:
+                self._watch_target()
+            self._queue_app("transfer", arg, transfer=True)
             return
         # Ring every destination at once; continue_on_fail makes bridge return
         # on failure, so the engine learns the result instead of the dialplan.
@@ -431,6 +453,52 @@ class EslDialogue:
     @property
     def exit_acknowledged(self) -> bool:
         return self.exited and not any(e.awaits is _Awaits.EXIT for e in self._expected)
+
+    # --- after a transfer: letting go once the target is safe -------------------
+
+    def _watch_target(self) -> None:
+        assert self.channel is not None
+        self._watch = TargetWatch(self.settings.release_quiet_time, self.clock(), resume_set(self.channel.headers))
+        if WATCH_SUBSCRIPTION:
+            # Sent with the transfer, so the target's first events already come.
+            self._send(esl.event_plain(*WATCH_SUBSCRIPTION), _Awaits.SUBSCRIBE)
+
+    def release_deadline(self) -> float | None:
+        """When a held transferred call is due for its current_application check."""
+        if self._watch is None or not self.transferred or self.released or self.exited or self.hung_up:
+            return None
+        return self._watch.check_due()
+
+    def check_release(self, now: float) -> None:
+        """Send the check if it is due: its answer decides whether the socket goes."""
+        due = self.release_deadline()
+        if due is None or due > now:
+            return
+        assert self._watch is not None
+        self._watch.checking()
+        self._send(esl.uuid_getvar(self.call_id, "current_application"), _Awaits.CHECK)
+
+    def hold_reason(self) -> str | None:
+        """Why a held transferred call cannot be let go now (None: it can, once quiet)."""
+        if self._watch is None:
+            return "the target is not watched"
+        return self._watch.holds_because()
+
+    def _release_reply(self, awaits: _Awaits, frame: Frame | None) -> None:
+        watch = self._watch
+        assert watch is not None
+        if awaits is _Awaits.SUBSCRIBE:
+            if frame is None or not isinstance(frame, Reply) or not frame.ok:
+                log.warning("could not subscribe to the park events (%r): the transferred call is held until it hangs up",
+                            frame, extra={"call": self.call_id})
+                watch.blind = True
+            return
+        answer = frame.body.strip() if isinstance(frame, ApiResponse) else ""
+        if not answer or answer == "_undef_" or answer.startswith("-ERR"):
+            watch.check_lost(self.clock())
+        elif watch.checked(answer):
+            log.info("transfer target runs %s: letting the socket go", answer, extra={"call": self.call_id})
+            self.released = self._released_by_check = True
 
     def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
         if self.hung_up:

@@ -204,30 +204,57 @@ class CallSession:
     def _let_go(self) -> None:
         """Wait (bounded) until the switch is done with the channel, then say exit.
 
-        A transferred call that is held waits until it hangs up, or until the
-        switch has said nothing for `idle_timeout`; a shutdown ends the wait.
+        A transferred call that is held waits until its target is safe without
+        the socket (the dialogue's check, at its deadline) or hangs up, or until
+        the switch has said nothing for `idle_timeout`. A shutdown ends the wait,
+        except for a held call: its target might be parked, and exit would end
+        it there; it is let go only when safe, and otherwise closes with the process.
         """
         dialogue = self.dialogue
         holding = dialogue.transferred and not self.settings.exit_after_transfer
         deadline = time.monotonic() + self.settings.teardown_timeout
+        stop_logged = False
         try:
-            while not dialogue.released and self._shutdown is None:
+            while not dialogue.released:
+                if self._shutdown is not None:
+                    if not holding:
+                        break
+                    if not stop_logged:
+                        stop_logged = True
+                        self._log_stop_while_held()
                 if holding:
-                    deadline = time.monotonic() + self.settings.idle_timeout
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                    deadline = self._last_heard + self.settings.idle_timeout
+                now = time.monotonic()
+                if deadline <= now:
                     log.warning("switch did not release the channel in time; exiting", extra={"call": dialogue.call_id})
                     break
-                data = self._read(remaining)
+                wake = min(d for d in (deadline, dialogue.release_deadline(), dialogue.reply_deadline()) if d is not None)
+                data = self._read(wake - now)
+                now = time.monotonic()
                 if data:
-                    dialogue.receive_data(data, time.monotonic())
+                    self._last_heard = now
+                    dialogue.receive_data(data, now)
                     while dialogue.next_event() is not None:
                         pass  # the call is over: only the release matters now
-                elif data is not None:
+                elif data is None:
+                    dialogue.check_deadlines(now)
+                    dialogue.check_release(now)
+                else:
                     return  # the switch closed first: nothing left to release
+                self._flush()
         except ConnectionLost:
             return
         self._exit()
+
+    def _log_stop_while_held(self) -> None:
+        reason = self.dialogue.hold_reason()
+        if reason is None:
+            log.info("ivrflow stopping: the transfer target runs without the socket; letting it go once quiet",
+                     extra={"call": self.dialogue.call_id})
+        else:
+            log.warning("ivrflow stopping: holding the transferred call's socket (%s); it is let go if the target "
+                        "moves on, else it closes as ivrflow exits and FreeSWITCH ends the call there", reason,
+                        extra={"call": self.dialogue.call_id})
 
     def _exit(self) -> None:
         """Say exit and wait (bounded) for its reply: FreeSWITCH then lets go of the channel."""

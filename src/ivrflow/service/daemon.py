@@ -101,6 +101,7 @@ class Daemon:
             simple_transfer_context=settings.simple_transfer_context,
             bridge_template=settings.bridge_template,
             exit_after_transfer=settings.exit_after_transfer,
+            release_quiet_time=settings.release_quiet_time,
             allowed_variables=settings.allowed_variables,
         )
         self._control: gevent.queue.Queue[Request] = gevent.queue.Queue()
@@ -294,9 +295,13 @@ class Daemon:
             log.warning("hanging up %d call(s): %s", self.calls.active, reason)
             self.calls.hang_up_active(reason)
             self._wait_idle(HANGUP_GRACE, interruptible=False)
-        # Transferred calls whose sockets are held: closing them is unavoidable as the process ends.
+        # Transferred calls whose sockets are held: each is let go if its target is safe
+        # without it; one still parked ends at FreeSWITCH when its socket closes with us.
         self.calls.release_held("ivrflow stopping")
         self._wait_all_closed(HANGUP_GRACE)
+        if self.calls.held:
+            log.warning("%d transferred call(s) still held (parked at their target): their sockets close as "
+                        "ivrflow exits, and FreeSWITCH ends those calls", self.calls.held)
         log.info("stopped after draining: %d call(s) left in a menu, %d held", self.calls.active, self.calls.held)
         return 0
 

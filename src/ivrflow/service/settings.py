@@ -112,6 +112,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("simple_transfer_context", context, "ivrflow-simple-transfer", "dialplan context for simple_transfer"),
     Setting("bridge_template", bridge_template, "user/{number}", "dial string for multi-destination transfers; {number} is each destination"),
     Setting("exit_after_transfer", boolean, "false", "release a transferred call's socket at once (only if no transfer target parks or runs socket)"),
+    Setting("release_quiet_time", seconds, "0.3", "after a transfer, seconds nothing may start or end on the channel before its socket is let go (a parked target is held)"),
     Setting("allowed_variables", names, "", "channel variables FreeSWITCH acts on by itself (hooks, call control) that menus may set anyway, comma-separated; default none"),
     Setting("ari_url", str, "", "Asterisk's ARI base URL, e.g. http://127.0.0.1:8088 (empty: no Asterisk); credentials from IVRFLOW_ARI_USER/IVRFLOW_ARI_PASSWORD"),
     Setting("ari_app", str, "ivrflow", "the Stasis application name the dialplan's Stasis() names"),
@@ -148,6 +149,7 @@ class Settings:
     simple_transfer_context: str
     bridge_template: str
     exit_after_transfer: bool
+    release_quiet_time: float
     allowed_variables: frozenset[str]
     ari_url: str
     ari_app: str

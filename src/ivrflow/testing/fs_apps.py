@@ -114,6 +114,11 @@ def _park(session: Session, arg: str) -> None:
     session.park()
 
 
+def _socket(session: Session, arg: str) -> None:
+    # An async socket app parks the channel for its listener; without one, it just parks.
+    session.park()
+
+
 def _noop(session: Session, arg: str) -> None:
     """Applications whose only visible effect is their EXECUTE/COMPLETE pair."""
 
@@ -133,6 +138,7 @@ APPLICATIONS: Mapping[str, Callable[[Session, str], None]] = {
     "break": _break,
     "flush_dtmf": _flush_dtmf,
     "park": _park,
+    "socket": _socket,
     "info": _noop,
     "log": _noop,
     "ring_ready": _noop,

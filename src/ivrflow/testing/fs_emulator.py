@@ -102,6 +102,7 @@ class EmulatedCall:
         self._linger_sent = False
         self._down_handled = False
         self._parked = gevent.event.Event()
+        self._events_late = False
         self._channel_thread: gevent.Greenlet | None = None
         self._greenlets: list[gevent.Greenlet] = []
         self.channel = self._make_channel()
@@ -187,7 +188,7 @@ class EmulatedCall:
             # Give the channel thread the chance to finish the call as FreeSWITCH
             # would (socket app returns, dialplan ends); a transferred call that
             # keeps playing is left as it is.
-            self._channel_thread.join(timeout=_SETTLE_SECONDS)
+            self._channel_thread.join(timeout=max(_SETTLE_SECONDS, self.script.keep_after_close * self.script.time_scale))
             self._channel_thread.kill()
         gevent.killall(self._greenlets)
 
@@ -300,6 +301,9 @@ class EmulatedCall:
         self.record.events_fired.append((self.now(), name))
         if self._observer is not None:
             self._observer(name, extra)
+        late = self.script.faults.late_events_after
+        if late is not None and name == "CHANNEL_EXECUTE_COMPLETE" and ("Application", late[0]) in extra:
+            self._events_late = True
         if name not in self._subscribed or self._closed:
             return
         if self._event_format == "json":
@@ -308,7 +312,9 @@ class EmulatedCall:
         else:
             body = (self.channel.event_text(name, extra) + "\n").encode("utf-8")
             head = writer.event_frame_head(body)
-        if self._hold_events:
+        if self._events_late and late is not None:
+            self._later(self.now() + late[1], self._write, head, body)
+        elif self._hold_events:
             self._held.append((head, body))
         else:
             # Header and body are two writes, as FreeSWITCH does.

@@ -41,6 +41,8 @@ class ChannelHistory:
     transferred_to: str | None = None
     bridged_to: str | None = None
     closed_by: ClosedBy | None = None
+    # socket_resume was set when the socket went away: the transferred channel was reset.
+    reset_by_teardown: bool = False
     protocol_errors: list[str] = field(default_factory=list)
     # Whole frames written (a reply, an event, a notice): an event's head and body are one.
     frames_sent: int = 0

@@ -62,6 +62,9 @@ class Faults:
     # A channel variable (name, value) set before connect: it rides on every event
     # with variables, so a value with "%0A", ": " or non-ASCII reaches the runtime.
     hostile_variable: tuple[str, str] | None = None
+    # (app, seconds): from the completion of an app of this name on, every event reaches
+    # the socket this much later, replies do not (a late event batch, as in a release race).
+    late_events_after: tuple[str, float] | None = None
 
 
 def _new_uuid() -> str:
@@ -113,6 +116,9 @@ class CallScript:
     # instead of after CHANNEL_HANGUP_COMPLETE (a race, seen in transcript 17).
     linger_notice_early: bool = False
     first_command_timeout: float = 25.0
+    # Call seconds the channel runs on after its socket closed (at least a moment), so a
+    # test sees what became of a released call; the history is returned after that.
+    keep_after_close: float = 0.0
     # The media frame: the park loop only looks at commands and digits once per frame.
     frame_seconds: float = 0.02
     time_scale: float = 1.0

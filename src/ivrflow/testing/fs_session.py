@@ -124,8 +124,16 @@ class Session:
         self.notify()
 
     def release_control(self) -> None:
-        """The socket went away: the park loop ends, as when CF_CONTROLLED is cleared."""
+        """The socket went away: a park loop running now ends, as when CF_CONTROLLED is cleared.
+
+        With socket_resume a transferred channel is reset instead: what it runs
+        stops and it stays up, silent.
+        """
         self.controlled = False
+        resume = self.channel.get_var("socket_resume") == "true"
+        if resume and self.channel.ready and self.record.transferred_to is not None:
+            self.record.reset_by_teardown = True
+            self.break_flag = True
         self.notify()
 
     # Waiting ---------------------------------------------------------------------
@@ -187,7 +195,12 @@ class Session:
     # The park loop and the private queue -------------------------------------------
 
     def park(self) -> None:
-        """``switch_ivr_park``: idle between commands, dequeuing digits and commands."""
+        """``switch_ivr_park``: idle between commands, dequeuing digits and commands.
+
+        It sets CF_CONTROLLED itself, so a park that starts after the socket went
+        away runs on; one running when it goes loses the flag and ends.
+        """
+        self.controlled = True
         self.outbox.emit("CHANNEL_PARK")
         while self.channel.ready and self.controlled and self.transferred_to is None:
             if self.digits or self.queue:
@@ -354,6 +367,8 @@ class Session:
             self._complete_socket_app()
         while self.channel.ready and self.transferred_to is not None:
             self._route_transfer()
+        while self.channel.ready and self.record.reset_by_teardown:
+            self.wait(None)  # reset by the teardown: up and silent until someone hangs up
         if self.channel.ready:
             # The socket app returned and the dialplan has nothing left to run.
             self.hangup("NORMAL_CLEARING", "command")
@@ -385,11 +400,10 @@ class Session:
         if steps is None:
             steps = [("park", "")]
         for app, arg in steps:
-            if not ch.ready or self.transferred_to is not None:
+            if not ch.ready or self.transferred_to is not None or self.record.reset_by_teardown:
                 return
+            # The dialplan goes on after an app ends, a park knocked out by the teardown too.
             self.execute(app, arg.replace("{destination}", destination), None)
-            if app == "park":
-                return
 
     def teardown(self) -> None:
         """CS_HANGUP and CS_REPORTING, then tell the socket side the channel is down."""
