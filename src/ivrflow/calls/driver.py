@@ -59,7 +59,7 @@ from ..engine import (
 from ..menu.verbs import Verb
 from .info import CallInfo
 from .observer import CallObserver
-from .outside import Cancellable, NoOutsideWork, OutsideWork
+from .outside import Cancellable, NoOutsideWork, NothingToCancel, OutsideWork
 from .switch import Switch, UnsafeValue
 from .timers import TimerHeap
 
@@ -201,16 +201,14 @@ class CallDriver:
                 self._on_finished(self)
 
     def _fetch(self, fetch: FetchWebhook, job: int) -> None:
-        stored = replied = False
+        # The job is listed before the work starts, so a reply given while it starts
+        # finds it; a reply whose job is gone (cancelled, or said before) is dropped.
+        self._jobs[job] = NothingToCancel()
 
         def reply(verbs: tuple[Verb, ...], error: str | None) -> None:
-            nonlocal replied
-            wanted = not replied and (self._jobs.pop(job, None) is not None or not stored)
-            replied = True
-            if wanted:  # not cancelled, and not said twice
+            if self._jobs.pop(job, None) is not None:
                 self.post(WebhookReplied(self.clock(), job, verbs, None if error is None else clip_text(error)))
 
         work = self.outside.fetch_webhook(self.info, self.call.ivr, fetch, reply)
-        if not replied:  # a reply given while starting needs no handle
+        if job in self._jobs:
             self._jobs[job] = work
-            stored = True

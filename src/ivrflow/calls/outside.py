@@ -29,7 +29,9 @@ class OutsideWork(Protocol):
         """Start the request; `ivr` is where the reply's Jumps must lead."""
 
 
-class _Nothing:
+class NothingToCancel:
+    """The handle of work that never started, or is already over."""
+
     def cancel(self) -> None:
         pass
 
@@ -39,4 +41,4 @@ class NoOutsideWork:
 
     def fetch_webhook(self, info: CallInfo, ivr: Ivr, fetch: FetchWebhook, reply: Reply) -> Cancellable:
         reply((), "this runtime makes no webhook requests")
-        return _Nothing()
+        return NothingToCancel()

@@ -42,7 +42,7 @@ from .events import (
     TransferFinished,
     WebhookReplied,
 )
-from .options import DEFAULT_WEBHOOK_DEADLINE_S, CallOptions
+from .options import CallOptions
 from .record import CallRecord, Outcome, Step
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "CallOptions",
     "CancelTimer",
     "CancelWebhook",
-    "DEFAULT_WEBHOOK_DEADLINE_S",
     "FetchWebhook",
     "WebhookReplied",
     "Command",

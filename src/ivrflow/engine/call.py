@@ -380,10 +380,7 @@ class Call:
         self._path.append(Step(target.id, option))
 
     def _record_digits(self, rule: RecordDigits) -> bool:
-        self.state = State.RECORDING
-        self._recording = (rule.record_digits_variable, rule.action)
-        self._recording_rules = EntryRules.of_record_digits(rule.record_digits_max)
-        self._entry = ""
+        self._collect_into(rule.record_digits_variable, rule.action, rule.record_digits_max)
         sound = self.menu.sound(rule.record_digits_sound) if rule.record_digits_sound else None
         if sound is not None:
             self._start_play(lambda pid: Play(pid, sound.filename, True), True, State.RECORDING)
@@ -574,10 +571,8 @@ class Call:
         self._stop_play()
         self._note_digit()
         if self._digitvar is not None:  # a reply's sound: its digits fill the variable, then the verbs go on
-            self._recording, self._digitvar = (self._digitvar, "call_interactive"), None
-            self._recording_rules = EntryRules.of_record_digits(self._context.digit_len)
-            self.state = State.RECORDING
-            self._entry = ""
+            self._collect_into(self._digitvar, "call_interactive", self._context.digit_len)
+            self._digitvar = None
             if self._take_digit(self._recording_rules, event.digit):
                 self._finish_recording()
             return
@@ -653,6 +648,13 @@ class Call:
     def _on_recording_timer(self, event: TimerFired) -> None:
         if event.timer.kind in (TimerKind.FIRST_DIGIT, TimerKind.INTER_DIGIT):
             self._finish_recording()
+
+    def _collect_into(self, variable: str, action: str, max_digits: int) -> None:
+        """Digits go into `variable` (record_digits, a reply's digitvar) until the entry ends."""
+        self.state = State.RECORDING
+        self._recording = (variable, action)
+        self._recording_rules = EntryRules.of_record_digits(max_digits)
+        self._entry = ""
 
     def _finish_recording(self) -> None:
         assert self._recording is not None

@@ -14,8 +14,6 @@ class CallOptions:
     # Played, looped, while a call_interactive request is out; None: silence.
     hold_sound: str | None = None
     webhook_deadline_s: float = DEFAULT_WEBHOOK_DEADLINE_S
-    # The switch has speech synthesis configured: a reply's TTS verb is spoken, not skipped.
-    speech_synthesis: bool = False
 
     def __post_init__(self) -> None:
         check_time(self, "webhook_deadline_s", self.webhook_deadline_s)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from ..calls.info import CallInfo
-from ..calls.outside import Cancellable, Reply
+from ..calls.outside import Cancellable, NothingToCancel, Reply
 from ..engine import FetchWebhook
 from ..menu.model import Ivr
 from ..webhooks.client import RequestHandle, WebhookClient
@@ -20,11 +20,6 @@ from ..webhooks.outcome import WebhookOutcome
 from ..webhooks.request import BadWebhookUrl, CallFacts, build_request
 
 log = logging.getLogger("ivrflow.webhook")
-
-
-class _NotStarted:
-    def cancel(self) -> None:
-        pass
 
 
 class WebhookWork:
@@ -51,7 +46,7 @@ class WebhookWork:
             self._observe(WebhookOutcome("bad_url", 0.0, reason=str(exc)))
             log.warning("call_interactive: %s", exc, extra={"call": info.call_id})
             reply((), f"bad_url: {exc}")
-            return _NotStarted()
+            return NothingToCancel()
 
         def delivered(outcome: WebhookOutcome) -> None:
             if outcome.ok:
