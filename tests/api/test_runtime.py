@@ -21,7 +21,7 @@ from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, start_call
 from ivrflow.testing.fs_history import ChannelHistory
 
 from tests.daemon.harness import Daemon
-from .harness import SOUNDS, Client, add_client, api_server
+from .harness import SOUNDS, Api, Client, add_client, api_server
 
 SCALE = 0.05
 
@@ -128,12 +128,18 @@ def test_runtime_serves_the_api_built_example_then_the_cache_with_the_api_down(d
         assert not [line for line in it.lines if client["client_secret"] in line]
 
 
-def test_a_change_through_the_api_reaches_new_calls_within_one_refresh(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'api.db'}"
+@contextmanager
+def example_on_sqlite(tmp: Path) -> Iterator[tuple[Api, dict[str, Any], Client, dict[str, int]]]:
+    """An API server on a fresh SQLite database with the scaled example built: server, client, session, ids."""
+    db = f"sqlite:///{tmp / 'api.db'}"
     client = add_client(db)
     with api_server(db) as server:
         api = server.session(client)
-        ids = build_scaled_example(api)
+        yield server, client, api, build_scaled_example(api)
+
+
+def test_a_change_through_the_api_reaches_new_calls_within_one_refresh(tmp_path: Path) -> None:
+    with example_on_sqlite(tmp_path) as (server, client, api, ids):
         with runtime(tmp_path, server.base, client, "--menu-refresh", "0.5") as it:
             # hello.wav plays 60 s of call time (3 s here): the change lands while this call is in the menu.
             in_progress = start(it, ids, tmp_path, hello_seconds=60.0)
@@ -148,3 +154,23 @@ def test_a_change_through_the_api_reaches_new_calls_within_one_refresh(tmp_path:
             old, _ = finish(it, in_progress)
     assert new.transferred_to == "060"
     assert old.transferred_to == "050"
+
+
+def test_a_rating_given_in_a_call_is_posted_to_the_ratings_resource(tmp_path: Path) -> None:
+    with example_on_sqlite(tmp_path) as (server, client, api, ids):
+        options = f"/extension/{ids['extension']}/ivr/context/{ids['context']}/options"
+        api.call("POST", f"{options}/", json={"digits": "3"})
+        api.call("POST", f"{options}/3/rules/", json={"action": "quality_rate", "sound": ids["hello"], "max_rate": 5})
+        api.call("POST", f"{options}/3/rules/", json={"action": "transfer", "transfer_dst": "003"})
+        with runtime(tmp_path, server.base, client) as it:
+            # "3" resolves at 12.0 of call time; the question (hello.wav) plays from there; "4" answers it.
+            switch, record = call(it, ids, tmp_path, keys=[(10.0, "3"), (13.0, "4")])
+            assert switch.transferred_to == "003"
+            assert [(r["rate"], r["extension_id"]) for r in record["ratings"]] == [(4, ids["extension"])]
+            with gevent.Timeout(10, AssertionError("the rating never reached the API")):
+                while not (posted := api.call("GET", "/client/@me/quality_rate/")):
+                    gevent.sleep(0.05)
+            assert it.metric("ivr_quality_rate_posts_total", result="posted") == 1
+    (rating,) = posted
+    assert {k: rating[k] for k in ("call_uuid", "extension_id", "max_rate", "rate")} == {
+        "call_uuid": switch.unique_id, "extension_id": ids["extension"], "max_rate": 5, "rate": 4}

@@ -19,6 +19,7 @@ import gevent.event
 from prometheus_client import CollectorRegistry
 
 from ivrflow.menu import Menu
+from ivrflow.menu.model import Rule
 from ivrflow.menu.files import load_menu_file
 from ivrflow.calls.registry import CallRegistry
 from ivrflow.calls.setup import CallSetup
@@ -54,6 +55,15 @@ def scaled(menu: Menu, scale: float = SCALE) -> Menu:
 
 def example_menu() -> Menu:
     return scaled(load_menu_file(ROOT / "config" / "example.yaml").menu)
+
+
+def example_with_option(key: str, rules: tuple[Rule, ...]) -> Menu:
+    """The example menu with one more option in its main context."""
+    menu = example_menu()
+    ivr = menu.ivrs[0]
+    main = ivr.contexts[0]
+    contexts = (main.model_copy(update={"options": {**main.options, key: rules}}), *ivr.contexts[1:])
+    return menu.model_copy(update={"ivrs": (ivr.model_copy(update={"contexts": contexts}),)})
 
 
 @dataclass

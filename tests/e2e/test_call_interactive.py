@@ -19,7 +19,7 @@ from ivrflow.testing import BridgeOutcome
 from ivrflow.webhooks.client import WebhookSettings
 
 from tests.webhooks.server import Environ, WebhookServer, serving, sleeping, xml
-from .harness import Ivrflow, call, example_menu, ivrflow, wait_until
+from .harness import Ivrflow, call, example_with_option, ivrflow, wait_until
 
 HOLD = CallOptions(hold_sound="advertising.wav", webhook_deadline_s=5.0)
 PRESS_3 = ((10.0, "3"),)  # during hello.wav; the entry resolves to option 3 after the inter-digit timeout
@@ -60,13 +60,8 @@ def server() -> Iterator[WebhookServer]:
 
 def menu_asking(url: str, timeout_ms: int | None = None) -> Any:
     """The example menu with option 3: ask `url`, then transfer to 003."""
-    menu = example_menu()
-    ivr = menu.ivrs[0]
-    main = ivr.contexts[0]
     hook = CallInteractive(action="call_interactive", call_interactive_url=url, call_interactive_timeout=timeout_ms)
-    options = {**main.options, "3": (hook, TransferRule(action="transfer", transfer_dst="003"))}
-    contexts = (main.model_copy(update={"options": options}), *ivr.contexts[1:])
-    return menu.model_copy(update={"ivrs": (ivr.model_copy(update={"contexts": contexts}),)})
+    return example_with_option("3", (hook, TransferRule(action="transfer", transfer_dst="003")))
 
 
 def run(server: WebhookServer, path: str, timeout_ms: int | None = None, **script: Any) -> tuple[Ivrflow, Any, dict[str, Any]]:

@@ -41,6 +41,7 @@ from ivrflow.engine import (
     PlaybackFinished,
     PlaySilence,
     PROGRESS_TYPES,
+    RatingGiven,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -136,8 +137,8 @@ def call_interactive(url: str = "https://example.com/hook", **fields: Any) -> di
     return {"action": "call_interactive", "call_interactive_url": url, **fields}
 
 
-def quality_rate() -> dict[str, Any]:
-    return {"action": "quality_rate", "sound": 1, "max_rate": 5}
+def quality_rate(sound: int = 3, max_rate: int = 5) -> dict[str, Any]:
+    return {"action": "quality_rate", "sound": sound, "max_rate": max_rate}
 
 
 def voice_helper() -> dict[str, Any]:
@@ -305,6 +306,8 @@ def brief(output: Output) -> tuple[Any, ...]:
             return ("resolved", result, option)
         case ActionDone(action=action, result=result):
             return ("done", action, result)
+        case RatingGiven(rating=rating):
+            return ("rated", rating.rate, rating.max_rate)
     raise AssertionError(f"unknown output {output!r}")
 
 

@@ -22,7 +22,6 @@ from .helpers import (
     jump,
     menu,
     one_context,
-    quality_rate,
     record,
     say,
     say_var,
@@ -326,7 +325,7 @@ def test_caller_id_is_set_before_the_transfer() -> None:
     ]
 
 
-@pytest.mark.parametrize("rule", [quality_rate(), voice_helper()], ids=lambda r: r["action"])
+@pytest.mark.parametrize("rule", [voice_helper()], ids=lambda r: r["action"])
 def test_deferred_actions_are_skipped_with_a_notice(rule: dict[str, Any]) -> None:
     d, out = started([rule, transfer("200")])
     assert out == [("notice",), ("done", rule["action"], "skipped"), ("transfer", "200"), ("done", "transfer", "ok")]
@@ -340,8 +339,8 @@ def test_deferred_actions_are_skipped_with_a_notice(rule: dict[str, Any]) -> Non
 
 @pytest.mark.parametrize(
     "rules",
-    [[], [set_var("x", "1")], [quality_rate()], [transfer_var("unset")]],
-    ids=["no rules", "set_variable", "deferred", "skipped transfer"],
+    [[], [set_var("x", "1")], [transfer_var("unset")]],
+    ids=["no rules", "set_variable", "skipped transfer"],
 )
 def test_an_option_other_than_start_whose_rules_run_out_hangs_up(rules: list[dict[str, Any]]) -> None:
     d = Driver(one_context({"start": [], "1": rules}))

@@ -161,13 +161,13 @@ def test_first_digit_at_ignores_discarded_digits() -> None:
 
 
 def test_notices_and_errors_are_recorded_in_order() -> None:
-    d = Driver(one_context({"start": [{"action": "quality_rate", "sound": 1, "max_rate": 5}, bg(1), {"action": "transfer_from_variable", "transfer_variable": "nope"}, transfer("200")]}))
+    d = Driver(one_context({"start": [{"action": "transfer_from_variable", "transfer_variable": "first"}, bg(1), {"action": "transfer_from_variable", "transfer_variable": "nope"}, transfer("200")]}))
     d.start()
     d.played(error="cannot open bg.wav")
     d.transfer_result(ok=True)
     rec = d.record
     assert len(rec.notices) == 2
-    assert "quality_rate" in rec.notices[0] and "nope" in rec.notices[1]
+    assert "first" in rec.notices[0] and "nope" in rec.notices[1]
     assert len(rec.errors) == 1 and "cannot open bg.wav" in rec.errors[0]
 
 

@@ -100,12 +100,12 @@ def test_warnings_do_not_fail_the_load() -> None:
 def test_deferred_actions_load_with_a_warning() -> None:
     text = MINIMAL.format(extension="071", option="1", dst="050").replace(
         "            - action: transfer",
-        "            - action: quality_rate\n              sound: 1\n              max_rate: 5\n"
+        "            - action: voice_helper\n              sound: 1\n"
         "            - action: call_interactive\n              call_interactive_url: https://example.test/x\n"
         "            - action: transfer",
     )
     loaded = load_menu_text("sounds:\n  - id: 1\n    filename: a.wav\n" + text, "m.yaml")
-    assert any("quality_rate is not run by this release" in w.message for w in loaded.warnings)
+    assert any("voice_helper is not run by this release" in w.message for w in loaded.warnings)
     assert not any("call_interactive" in w.message for w in loaded.warnings)  # it runs
 
 

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import IO, Any
 
-from ..engine import CallRecord
+from ..engine import CallRecord, Rating
 from .info import CallInfo
 
 # The switch passes caller data on as the caller sent it: a record keeps at most
@@ -39,6 +39,21 @@ def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
         "transfer_destinations": [_clip(d) for d in record.transfer_destinations],
         "notices": [_clip(n, MAX_NOTE_TEXT) for n in record.notices],
         "errors": [_clip(e, MAX_NOTE_TEXT) for e in record.errors],
+        "ratings": [_rating(info, record, n, rating) for n, rating in enumerate(record.ratings, 1)],
+    }
+
+
+def _rating(info: CallInfo, record: CallRecord, n: int, rating: Rating) -> dict[str, Any]:
+    call_uuid = _clip(info.call_id)
+    return {
+        "id": f"{call_uuid}-{n}",  # the call's uuid and the rating's place in the call
+        "call_uuid": call_uuid,
+        "client_id": rating.client_id,
+        "ivr": info.ivr,
+        "extension_id": rating.extension_id,
+        "datetime": _iso(info.started_wall + rating.at - record.started_at),
+        "rate": rating.rate,
+        "max_rate": rating.max_rate,
     }
 
 

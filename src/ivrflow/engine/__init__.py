@@ -21,6 +21,7 @@ from .outputs import (
     Play,
     PlaySilence,
     Progress,
+    RatingGiven,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -43,7 +44,7 @@ from .events import (
     WebhookReplied,
 )
 from .options import CallOptions
-from .record import CallRecord, Outcome, Step
+from .record import CallRecord, Outcome, Rating, Step
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -75,6 +76,8 @@ __all__ = [
     "PlaySilence",
     "PlaybackFinished",
     "Progress",
+    "Rating",
+    "RatingGiven",
     "ShutdownRequested",
     "SayDigits",
     "SetCallerId",

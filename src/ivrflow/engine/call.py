@@ -75,6 +75,7 @@ from .outputs import (
     Output,
     Play,
     PlaySilence,
+    RatingGiven,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -100,7 +101,8 @@ from .events import (
     WebhookReplied,
 )
 from .options import CallOptions
-from .record import CallRecord, Outcome, Step
+from .rating import AskAgain, Rated, judge_rating
+from .record import CallRecord, Outcome, Rating, Step
 
 SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
 
@@ -121,6 +123,7 @@ class State(Enum):
     RECORDING = "recording"  # record_digits: its prompt, then its digits
     TRANSFERRING = "transferring"  # waiting for the switch's verdict on a transfer
     WAITING = "waiting"  # a call_interactive request is out; the hold sound may play
+    RATING = "rating"  # quality_rate: its sound, then one key
     ENDED = "ended"  # the record is out; later events are ignored
     ERROR = "error"  # a handler raised, or the call was aborted: handle raises EngineError
 
@@ -151,6 +154,9 @@ class Call:
         self._job: int | None = None  # the call_interactive request out, if any
         self._next_job = 0
         self._typeahead: list[str] = []
+        self._rating: tuple[QualityRate, str] | None = None  # the quality_rate asking, and its sound's file
+        self._rating_retried = False
+        self._ratings: list[Rating] = []
         self._ring_timeout: int | None = None  # the transfer under way comes back if nobody answers
         self._lifetime_due = False
         self._channel_gone = False  # the caller hung up or left through a transfer: no Hangup
@@ -480,7 +486,7 @@ class Call:
             self._job = None
 
     def _replay_typeahead(self) -> None:
-        while self._typeahead and self.state in (State.PLAYING, State.COLLECTING, State.RECORDING):
+        while self._typeahead and self.state in (State.PLAYING, State.COLLECTING, State.RECORDING, State.RATING):
             _TRANSITIONS[self.state][DtmfReceived](self, DtmfReceived(self._now, self._typeahead.pop(0)))
         if self.state is not State.WAITING:
             self._typeahead.clear()
@@ -520,6 +526,63 @@ class Call:
             case verbs.TTS():
                 self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
         return False
+
+    # --- quality_rate -----------------------------------------------------
+
+    def _quality_rate(self, rule: QualityRate) -> bool:
+        sound = self.menu.sound(rule.sound)
+        if sound is None:  # config checks make this unreachable; survive it anyway
+            return self._skip(rule.action, f"sound {rule.sound} is unknown")
+        self._rating = (rule, sound.filename)
+        self._rating_retried = False
+        self._ask_rating()
+        return True
+
+    def _ask_rating(self) -> None:
+        """The sound, interruptible: a key pressed while it plays is the answer."""
+        assert self._rating is not None
+        filename = self._rating[1]
+        self._start_play(lambda pid: Play(pid, filename, True), True, State.RATING)
+
+    def _on_rating_playback_finished(self, event: PlaybackFinished) -> None:
+        if event.play_id != self._playing:
+            return
+        self._playing = None
+        if event.error:  # the caller may still know what to press
+            self._errors.append(f"quality_rate sound could not play: {event.error}")
+        self._start_timer(TimerKind.FIRST_DIGIT, self._context.timeout)
+
+    def _on_rating_digit(self, event: DtmfReceived) -> None:
+        self._note_digit()
+        self._stop_play()
+        self._cancel_timer(TimerKind.FIRST_DIGIT)
+        self._judge_rating(event.digit)
+
+    def _on_rating_timer(self, event: TimerFired) -> None:
+        if event.timer.kind is TimerKind.FIRST_DIGIT:
+            self._judge_rating(None)
+
+    def _judge_rating(self, digit: str | None) -> None:
+        assert self._rating is not None
+        rule = self._rating[0]
+        verdict = judge_rating(digit, rule.max_rate, self._rating_retried)
+        if isinstance(verdict, AskAgain):
+            self._rating_retried = True
+            self._ask_rating()
+            return
+        self._rating = None
+        if isinstance(verdict, Rated):
+            rating = Rating(verdict.rate, rule.max_rate, self._now, self.ivr.client_id, self.ivr.id)
+            self._ratings.append(rating)
+            self._emit(RatingGiven(rating))
+            self._emit(ActionDone(rule.action, "ok"))
+        else:
+            message = (f"quality_rate in option {self._option!r} of context {self._context.id}: "
+                       f"no rating ({verdict.reason.replace('_', ' ')}, asked twice)")
+            self._notices.append(message)
+            self._emit(Notice(message))
+            self._emit(ActionDone(rule.action, "not_rated"))
+        self._run_rules()
 
     def _deferred(self, rule: Rule) -> bool:
         return self._skip(rule.action, "not run by this release")
@@ -764,6 +827,7 @@ class Call:
             notices=tuple(self._notices),
             errors=tuple(self._errors),
             first_digit_at=self._first_digit_at,
+            ratings=tuple(self._ratings),
         )
         self._emit(CallFinished(self.record))
 
@@ -835,8 +899,9 @@ _ACTIONS: dict[type[Any], Callable[[Call, Any], bool]] = {
     SetVariableRule: Call._set_variable,
     SetCallerIdNumber: Call._set_caller_id_number,
     SetCallerIdName: Call._set_caller_id_name,
+    QualityRate: Call._quality_rate,
 }
-_ACTIONS.update({rule_type: Call._deferred for rule_type in (QualityRate, VoiceHelper)})
+_ACTIONS.update({rule_type: Call._deferred for rule_type in (VoiceHelper,)})
 
 _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
     State.NEW: {CallStarted: Call._on_start},
@@ -857,6 +922,11 @@ _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
         TimerFired: Call._on_webhook_timer,
         PlaybackFinished: Call._on_hold_finished,
         DtmfReceived: Call._on_waiting_digit,
+    },
+    State.RATING: {
+        PlaybackFinished: Call._on_rating_playback_finished,
+        DtmfReceived: Call._on_rating_digit,
+        TimerFired: Call._on_rating_timer,
     },
     State.ENDED: {},
     State.ERROR: {},

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Literal
 
 from .checks import check_count, check_text, check_time, check_type
-from .record import CallRecord
+from .record import CallRecord, Rating
 
 
 class TimerKind(StrEnum):
@@ -212,10 +212,17 @@ class InputResolved:
 
 @dataclass(frozen=True, slots=True)
 class ActionDone:
-    """A rule's action ran (`ok`), failed, or was skipped."""
+    """A rule's action ran (`ok`), failed, or was skipped; `not_rated`: a quality_rate got no rating."""
 
     action: str
-    result: Literal["ok", "failed", "skipped"]
+    result: Literal["ok", "failed", "skipped", "not_rated"]
+
+
+@dataclass(frozen=True, slots=True)
+class RatingGiven:
+    """The caller rated the call (quality_rate); the same rating is in the call's record."""
+
+    rating: Rating
 
 
 Command = (
@@ -234,6 +241,6 @@ Command = (
     | CancelWebhook
     | CallFinished
 )
-Progress = Notice | ContextEntered | InputResolved | ActionDone
+Progress = Notice | ContextEntered | InputResolved | ActionDone | RatingGiven
 Output = Command | Progress
-PROGRESS_TYPES = (Notice, ContextEntered, InputResolved, ActionDone)
+PROGRESS_TYPES = (Notice, ContextEntered, InputResolved, ActionDone, RatingGiven)

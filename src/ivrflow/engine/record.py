@@ -17,6 +17,17 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Rating:
+    """A caller's answer to a quality_rate rule: `rate` of 1..`max_rate`, given at `at` (call time)."""
+
+    rate: int
+    max_rate: int
+    at: float
+    client_id: int | None  # the ivr's owner in the menu API; None for a menu file without one
+    extension_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     ivr: str
     outcome: Outcome
@@ -30,6 +41,7 @@ class CallRecord:
     notices: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     first_digit_at: float | None = field(default=None)
+    ratings: tuple[Rating, ...] = ()
 
     @property
     def duration(self) -> float:

@@ -264,7 +264,7 @@ Rule = Annotated[
 
 # Actions a config may use whose runtime comes in a later release; the engine
 # skips them with a notice (see README, "Actions not run yet").
-DEFERRED_ACTIONS = frozenset({"quality_rate", "voice_helper"})
+DEFERRED_ACTIONS = frozenset({"voice_helper"})
 
 
 def check_option_key(value: str) -> str:

@@ -67,6 +67,10 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
+    def twin(self) -> ApiClient:
+        """A client of the same API and credentials with its own connections, for another thread."""
+        return ApiClient(self.base, self._credentials, self.timeout, self.attempts, self.backoff)
+
     def _fetch_token(self) -> str:
         reply = self._send("POST", "/oauth/token", data={
             "client_id": self._credentials.client_id, "client_secret": self._credentials.client_secret,

@@ -53,6 +53,7 @@ from ..calls.records import RecordWriter
 from .observer import Observer
 from .sd_notify import Notifier
 from .settings import Settings
+from .rating_post import RatingPoster
 from .webhook_work import WebhookWork
 from ..menu.sound_paths import sound_path
 from ..webhooks.client import WebhookClient, WebhookSettings
@@ -94,7 +95,10 @@ class Daemon:
         self.metrics.reloads.labels(result="success").inc()
         self.metrics.config_last_success.set(time.time())
         self._records = _open_records(settings.call_records)
-        self.observer = Observer(self.metrics, RecordWriter(self._records))
+        self.ratings = _rating_poster(self.source, self.metrics)
+        self.observer = Observer(
+            self.metrics, RecordWriter(self._records), None if self.ratings is None else self.ratings.submit
+        )
         switch = SwitchSettings(
             sound_dir=settings.sound_dir.resolve(),
             transfer_context=settings.transfer_context,
@@ -375,6 +379,8 @@ class Daemon:
         if self.ari is not None:
             self.ari.stop()
         self.webhooks.close()
+        if self.ratings is not None:
+            self.ratings.close()
         if self.admin is not None:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
@@ -427,6 +433,13 @@ def _cannot_listen(what: str, flag: str, address: tuple[str, int], exc: OSError)
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _rating_poster(source: MenuSource, metrics: Metrics) -> RatingPoster | None:
+    """Menus from the API get their ratings posted back; a client of its own, off the menu fetches' thread."""
+    if not isinstance(source, ApiMenuSource):
+        return None
+    return RatingPoster(source.api.twin(), metrics.rating_posted)
 
 
 def _source_for(settings: Settings, registry: CollectorRegistry) -> MenuSource:

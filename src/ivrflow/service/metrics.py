@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from .. import __version__
 from ..engine import Outcome
 from ..webhooks.outcome import RESULTS, WebhookOutcome
+from .rating_post import RESULTS as RATING_POST_RESULTS
 
 # Seconds: a call lasts seconds to many minutes.
 CALL_DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
@@ -24,6 +25,8 @@ CALL_DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 FAST_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Seconds: a webhook answers in milliseconds to its deadline (5 s by default).
 WEBHOOK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# A rating is a whole number 1..9: one bucket per value.
+RATE_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 
 # The label values counters are created with, so that /metrics shows them at 0 from the start.
@@ -102,6 +105,19 @@ class Metrics:
             "ivr_webhook_seconds", "From a call_interactive request's start to its outcome",
             buckets=WEBHOOK_BUCKETS, registry=registry,
         )
+
+        self.quality_rate = Histogram(
+            "ivr_quality_rate", "Callers' ratings (quality_rate), on a scale of 1..max_rate", ["ivr", "max_rate"],
+            buckets=RATE_BUCKETS, registry=registry,
+        )
+        self.rating_posts = Counter(
+            "ivr_quality_rate_posts_total", "Ratings posted to the menu API, by result", ["result"], registry=registry
+        )
+        for post_result in RATING_POST_RESULTS:
+            self.rating_posts.labels(result=post_result)
+
+    def rating_posted(self, result: str) -> None:
+        self.rating_posts.labels(result=result).inc()
 
     def webhook_done(self, outcome: WebhookOutcome) -> None:
         self.webhook_requests.labels(result=outcome.result).inc()

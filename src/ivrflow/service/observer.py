@@ -12,16 +12,23 @@ from typing import Any
 
 from ..calls.info import CallInfo
 from ..calls.records import record_json
-from ..engine import ActionDone, CallRecord, ContextEntered, InputResolved, Output, Transfer
+from ..engine import ActionDone, CallRecord, ContextEntered, InputResolved, Output, Rating, RatingGiven, Transfer
 from .metrics import Metrics
 
 log = logging.getLogger("ivrflow.call")
 
 
 class Observer:
-    def __init__(self, metrics: Metrics, write_record: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        write_record: Callable[[dict[str, Any]], None],
+        post_rating: Callable[[CallInfo, Rating], None] | None = None,
+    ) -> None:
+        """`post_rating` gets each rating as it is given (menus from the API post them there)."""
         self.metrics = metrics
         self.write_record = write_record
+        self.post_rating = post_rating
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     def call_rejected(self, reason: str, message: str) -> None:
@@ -45,6 +52,10 @@ class Observer:
                     child(m.actions, ivr, action, result).inc()
                 case Transfer(kind=kind):
                     child(m.transfers, ivr, kind).inc()
+                case RatingGiven(rating=rating):
+                    child(m.quality_rate, ivr, str(rating.max_rate)).observe(rating.rate)
+                    if self.post_rating is not None:
+                        self.post_rating(info, rating)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         # Label values are bounded (they come from the menu), so the children can be kept;

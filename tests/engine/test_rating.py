@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivrflow.rating import AskAgain, NotRated, Rated, judge_rating
+from ivrflow.engine.rating import AskAgain, NotRated, Rated, judge_rating
 
 
 @pytest.mark.parametrize("digit", ["1", "3", "5"])
