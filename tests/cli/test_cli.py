@@ -113,6 +113,18 @@ def test_simulate_invalid_hangs_up() -> None:
     assert any("call ended: hangup" in line for line in lines)
 
 
+def test_simulate_shows_a_rating(tmp_path: Path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(Path(EXAMPLE).read_text().replace(
+        '          "2":\n',
+        '          "2":\n            - action: quality_rate\n              sound: 51\n              max_rate: 5\n', 1))
+    done = ivrflow("simulate", str(menu), "--sounds", str(ROOT / "config" / "sounds"), "--script", "wait 10; 2; wait 4; 4")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert line_at(lines, "rated 4 of 5") == 14.0  # "2" resolves at 12.0, the question plays, "4" answers it
+    assert line_at(lines, "transfer to 002") == 14.0
+
+
 def test_simulate_rejects_a_bad_script() -> None:
     done = ivrflow("simulate", EXAMPLE, "--script", "wait soon")
     assert done.returncode == 2

@@ -26,6 +26,7 @@ from ..engine import (
     Output,
     Play,
     PlaySilence,
+    RatingGiven,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -187,6 +188,8 @@ def describe(output: Output, lengths: dict[str, float]) -> str | None:
             return f"hang up ({cause})"
         case Notice(message=message):
             return f"note: {message}"
+        case RatingGiven(rating=rating):
+            return f"rated {rating.rate} of {rating.max_rate}"
         case CallFinished(record=record):
             path = " -> ".join(f"{step.context}/{step.option}" for step in record.path)
             return f"call ended: {record.outcome} ({record.reason}); path {path}"
