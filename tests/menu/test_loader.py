@@ -97,18 +97,6 @@ def test_warnings_do_not_fail_the_load() -> None:
     assert any("context 2 (unnamed) is never reached" in m for m in messages)
 
 
-def test_deferred_actions_load_with_a_warning() -> None:
-    text = MINIMAL.format(extension="071", option="1", dst="050").replace(
-        "            - action: transfer",
-        "            - action: voice_helper\n              sound: 1\n"
-        "            - action: call_interactive\n              call_interactive_url: https://example.test/x\n"
-        "            - action: transfer",
-    )
-    loaded = load_menu_text("sounds:\n  - id: 1\n    filename: a.wav\n" + text, "m.yaml")
-    assert any("voice_helper is not run by this release" in w.message for w in loaded.warnings)
-    assert not any("call_interactive" in w.message for w in loaded.warnings)  # it runs
-
-
 def test_not_yaml_names_the_line() -> None:
     with pytest.raises(MenuError, match=r"m.yaml: not valid YAML: line 3, column 1"):
         load_menu_text("ivrs:\n  - [\n", "m.yaml")
