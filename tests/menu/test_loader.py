@@ -162,3 +162,27 @@ def test_both_transfers_take_at_most_ten_destinations(action: str) -> None:
     with pytest.raises(MenuError, match="11 destinations given, at most 10 are allowed"):
         load_menu_text(text.replace("action: transfer", f"action: {action}"), "m.yaml")
     load_menu_text(MINIMAL.format(extension="071", option="1", dst="100,101").replace("action: transfer", f"action: {action}"), "m.yaml")
+
+
+VOICE = """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - {action: voice_helper, voice_helper_rules: [{to_option: "1", transcription: bill}, {to_option: "7", transcription: x}]}
+            - {action: hangup}
+          "1": [{action: hangup}]
+"""
+
+
+def test_voice_helper_routes_must_name_options_of_their_context_and_it_ends_the_option() -> None:
+    with pytest.raises(MenuError) as refused:
+        load_menu_text(VOICE, "m.yaml")
+    [problem] = refused.value.problems
+    assert problem.path == ("ivrs", 0, "contexts", 0, "options", "start", 0, "voice_helper_rules", 1, "to_option")
+    assert "option '7'" in problem.message and "add it or use one of" in problem.message
+    loaded = load_menu_text(VOICE.replace('"7"', '"1"'), "m.yaml")  # no sound: it is optional
+    assert [w.message for w in loaded.warnings] == ["never runs: rule 0 (voice_helper) ends the option"]
