@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ivrflow.engine import CallOptions, SpeechRecognition
+from ivrflow.engine import CallOptions, SpeechRecognition, SpeechSynthesis
 from ivrflow.menu.files import load_menu_text
+from ivrflow.webhooks.client import WebhookSettings
 
+from tests.webhooks.server import WebhookServer, serving, xml
 from .harness import call, ivrflow
+from .test_call_interactive import PRESS_3, menu_asking
 
 SPEECH = CallOptions(speech=SpeechRecognition("unimrcp:asr", "builtin:speech/transcribe"))
 MENU = """
@@ -99,3 +102,16 @@ def test_nothing_said_within_the_timeout_runs_timeout() -> None:
 def test_the_caller_hanging_up_while_listening_is_recorded() -> None:
     _, record = run(caller_hangup=(1.0, "NORMAL_CLEARING"))
     assert record["outcome"] == "caller_hangup" and record["transfer_destinations"] == []
+
+
+def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
+    reply = xml(b"<Response><TTS lang='ru-RU'>Your balance is\n 100 | thanks</TTS></Response>")
+    options = CallOptions(tts=SpeechSynthesis("flite", "kal"))
+    with serving(WebhookServer({"/tts": lambda _: reply})) as server:
+        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), options) as it:
+            switch, record = call(it, keys=PRESS_3)
+    spoken = [run for run in switch.applications if run.name == "speak"]
+    assert [run.arg for run in spoken] == ["flite|kal|Your balance is 100 | thanks"]
+    names = [run.name for run in switch.applications]
+    assert names.index("speak") < names.index("transfer")  # spoken to its end, then the option's next rule
+    assert record["transfer_destinations"] == ["003"] and record["notices"] == []

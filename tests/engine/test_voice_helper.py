@@ -147,3 +147,10 @@ def test_tts_speaks_with_the_configured_engine_and_voice_as_a_background_prompt(
     out = briefs(d.reply(TTS(text="Your balance is 100 | ok")))
     assert ("speak", "flite", "kal", "Your balance is 100 | ok", "bg") in out
     assert commands(d.press("5"))[:1] == [("stop",)]  # a key stops it and begins the entry
+
+
+def test_a_sound_that_cannot_play_leaves_the_listening_and_its_timeout() -> None:
+    d, _ = listening()
+    out = briefs(d.played(error="FILE NOT FOUND"))
+    assert out == [("notice",), ("timer", "speech", 4.0)]
+    assert d.call.state is State.LISTENING and ("transfer", "100") in heard(d, "bill")

@@ -20,7 +20,8 @@ the option's remaining rules and begins an entry in the current context; a
 digit during a foreground prompt, or during `sleep_time`, is discarded. An
 entry resolves (dtmf_collection.py) to an option, a direct dial or `invalid`;
 no digit within `timeout` runs `timeout`. An option other than `start` whose
-rules run out without ending it hangs up.
+rules run out without ending it hangs up. voice_helper (LISTENING) is an
+input wait of its own: a transcription (SpeechDetected) or keys choose the option.
 
 Errors (h11's model): if handling an event raises, the call moves to ERROR and
 `handle` raises EngineError; the outputs of that event are dropped, since the
@@ -630,8 +631,9 @@ class Call:
         if event.play_id != self._playing or self._voice_rule is None:
             return
         self._playing = None
-        if event.error:
+        if event.error:  # the recognition goes on without its sound
             self._errors.append(f"prompt could not play: {event.error}")
+            self._emit(Notice(f"voice_helper's sound in option {self._option!r} could not play: {event.error}"))
         self._start_timer(TimerKind.SPEECH, self._voice_rule.voice_helper_timeout)
 
     def _on_listening_digit(self, event: DtmfReceived) -> None:
