@@ -14,6 +14,7 @@ from ivrflow.service.settings import SettingsError, resolve
 from ivrflow.testing import start_call
 
 from .harness import SOUNDS, daemon
+from .test_reloads import Source, make_daemon, menu
 from tests.e2e.harness import script
 from tests.e2e.test_voice_helper import MENU as VOICE_MENU
 
@@ -50,3 +51,11 @@ def test_a_menu_with_voice_helper_is_refused_without_speech_engine_and_runs_with
 def test_bad_speech_settings_are_refused(environ: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace("$", r"\$")):
         resolve({"menu": "m.yaml"}, environ=environ)
+
+
+def test_a_reload_to_a_menu_with_voice_helper_is_rejected_without_speech_engine(tmp_path: Path) -> None:
+    d = make_daemon(tmp_path, Source([menu("050"), load_menu_text(VOICE_MENU, "voice.yaml")]))
+    ok, messages = d.reload()
+    assert not ok and messages[0].startswith("voice.yaml: ivrs[0].contexts[0].options.start[0]: voice_helper needs")
+    assert d.loaded.source == "menu 050"  # the previous menu keeps serving
+    d.close()
