@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from gevent import subprocess
 
+from ivrflow.engine import SpeechRecognition, SpeechSynthesis
 from ivrflow.menu.checks import speech_problems
 from ivrflow.menu.files import load_menu_text
+from ivrflow.service.daemon import Daemon
 from ivrflow.service.settings import SettingsError, resolve
 from ivrflow.testing import start_call
 
@@ -58,4 +60,18 @@ def test_a_reload_to_a_menu_with_voice_helper_is_rejected_without_speech_engine(
     ok, messages = d.reload()
     assert not ok and messages[0].startswith("voice.yaml: ivrs[0].contexts[0].options.start[0]: voice_helper needs")
     assert d.loaded.source == "menu 050"  # the previous menu keeps serving
+    d.close()
+
+
+def test_only_freeswitch_calls_get_the_speech_engines(tmp_path: Path) -> None:
+    settings = resolve(
+        {"menu": str(tmp_path / "unused.yaml"), "sounds": str(SOUNDS), "esl_listen": "127.0.0.1:0", "metrics_listen": "off",
+         "call_records": str(tmp_path / "calls.jsonl"), "speech_engine": "unimrcp:asr", "tts_engine": "flite", "tts_voice": "kal"},
+        environ={},
+    )
+    d = Daemon(settings, source=Source([load_menu_text(VOICE_MENU, "voice.yaml")]))
+    assert d.server.setup.options.speech == SpeechRecognition("unimrcp:asr", "builtin:speech/transcribe")
+    assert d.server.setup.options.tts == SpeechSynthesis("flite", "kal")
+    assert d.server.setup.outside is d.setup.outside  # the same webhook work for both switches
+    assert d.setup.options.speech is None and d.setup.options.tts is None  # what ARI calls are set up with
     d.close()
