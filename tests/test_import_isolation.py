@@ -12,7 +12,7 @@ HEAVY = ("yaml", "pydub", "gevent", "prometheus_client", "greenswitch", "request
 @pytest.mark.parametrize(
     "module",
     ["ivrflow.engine", "ivrflow.menu", "ivrflow.menu.build", "ivrflow.webhooks.request", "ivrflow.webhooks.reply",
-     "ivrflow.speech", "ivrflow.asterisk.dialogue"],
+     "ivrflow.engine.speech", "ivrflow.asterisk.dialogue"],
 )
 def test_module_imports_no_io_library(module: str) -> None:
     probe = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"

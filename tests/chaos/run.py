@@ -184,7 +184,7 @@ def run(calls: int, seed: int, concurrency: int, reload_every: int) -> Figures:
     figures = Figures()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp_name, daemon(
-        Path(tmp_name), "--drain-timeout", "10", menu=MENU
+        Path(tmp_name), "--drain-timeout", "10", "--speech-engine", "pocketsphinx", menu=MENU
     ) as d:
         tmp = Path(tmp_name)
         assert d.esl is not None

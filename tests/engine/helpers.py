@@ -45,8 +45,11 @@ from ivrflow.engine import (
     SayDigits,
     SetCallerId,
     SetVariable,
+    Speak,
+    StartSpeech,
     StartTimer,
     StopPlayback,
+    StopSpeech,
     SwitchFailed,
     Timer,
     TimerFired,
@@ -141,8 +144,8 @@ def quality_rate(sound: int = 3, max_rate: int = 5) -> dict[str, Any]:
     return {"action": "quality_rate", "sound": sound, "max_rate": max_rate}
 
 
-def voice_helper() -> dict[str, Any]:
-    return {"action": "voice_helper", "sound": 1}
+def voice_helper(**fields: Any) -> dict[str, Any]:
+    return {"action": "voice_helper", "sound": 1, **fields}
 
 
 # --- menus -------------------------------------------------------------------
@@ -204,7 +207,7 @@ class Driver:
             self.fired.append(event.timer)
         out = self.call.handle(event)
         for output in out:
-            if isinstance(output, (Play, PlaySilence, SayDigits)):
+            if isinstance(output, (Play, PlaySilence, SayDigits, Speak)):
                 self.plays.append(output.play_id)
             elif isinstance(output, StartTimer):
                 self.timers[output.timer.kind] = output.timer
@@ -279,6 +282,12 @@ def brief(output: Output) -> tuple[Any, ...]:
             return ("say", digits, method, "bg" if interruptible else "fg")
         case StopPlayback():
             return ("stop",)
+        case Speak(engine=engine, voice=voice, text=text, interruptible=interruptible):
+            return ("speak", engine, voice, text, "bg" if interruptible else "fg")
+        case StartSpeech(engine=engine, grammar=grammar):
+            return ("listen", engine, grammar)
+        case StopSpeech():
+            return ("stop_listening",)
         case StartTimer(timer=timer, seconds=seconds):
             return ("timer", timer.kind.value, seconds)
         case CancelTimer(timer=timer):

@@ -299,7 +299,7 @@ def test_record_digits_hash_during_its_sound_records_nothing() -> None:
     assert briefs(d.press("#")) == [("stop",), ("set", "code", ""), ("done", "record_digits", "ok"), ("done", "hangup", "ok"), ("hangup", "NORMAL_CLEARING"), ("finished", "hangup")]
 
 
-# --- variables, caller id, deferred actions -----------------------------------
+# --- variables, caller id ---------------------------------------------------
 
 
 def test_set_variable_is_exported_and_recorded() -> None:
@@ -325,15 +325,6 @@ def test_caller_id_is_set_before_the_transfer() -> None:
     ]
 
 
-@pytest.mark.parametrize("rule", [voice_helper()], ids=lambda r: r["action"])
-def test_deferred_actions_are_skipped_with_a_notice(rule: dict[str, Any]) -> None:
-    d, out = started([rule, transfer("200")])
-    assert out == [("notice",), ("done", rule["action"], "skipped"), ("transfer", "200"), ("done", "transfer", "ok")]
-    assert not any(isinstance(o, Play) for o in d.log)
-    d.transfer_result(ok=True)
-    assert len(d.record.notices) == 1 and rule["action"] in d.record.notices[0]
-
-
 # --- how options end ------------------------------------------------------------
 
 
@@ -357,7 +348,7 @@ def test_an_option_whose_prompt_ends_hangs_up() -> None:
     assert briefs(d.played()) == [("hangup", "NORMAL_CLEARING"), ("finished", "hangup")]
 
 
-@pytest.mark.parametrize("start", [[], [set_var("x", "1")], [voice_helper()]], ids=["no rules", "set_variable", "deferred"])
+@pytest.mark.parametrize("start", [[], [set_var("x", "1")], [voice_helper()]], ids=["no rules", "set_variable", "voice_helper without speech"])
 def test_start_whose_rules_run_out_waits_for_input(start: list[dict[str, Any]]) -> None:
     d, out = started(start, timeout=6000)
     assert out[-1] == ("timer", "first_digit", 6.0)

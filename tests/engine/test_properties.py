@@ -5,8 +5,9 @@
   an outcome in the allowed set; nothing follows it, whatever arrives later;
 * a Hangup is only ever the output right before CallFinished, and after the
   caller hangs up nothing but timer cancellations and the record come out;
-* StopPlayback names only prompts that were started; Transfer destinations are
-  dialable; with a lifetime, every call ends by itself.
+* StopPlayback names only prompts that were started, StopSpeech only listens
+  that were; Transfer destinations are dialable; with a lifetime, every call
+  ends by itself.
 
 Menus are generated straight as models (so also ones `validate` would refuse:
 unknown jump targets, silent jump loops) plus the example menu "071".
@@ -30,8 +31,13 @@ from ivrflow.menu.model import DIALABLE
 from ivrflow.engine import (
     Call,
     CallerHungUp,
+    CallOptions,
     CallStarted,
     DtmfReceived,
+    SpeechDetected,
+    SpeechRecognition,
+    StartSpeech,
+    StopSpeech,
     InputResolved,
     SetVariable,
     ShutdownRequested,
@@ -96,7 +102,7 @@ rules = st.one_of(
     st.builds(set_var, st.sampled_from(VARIABLES), st.sampled_from(["", "12", "x", "+7900"])),
     st.just(caller_number("+74950000000")),
     st.just(caller_name("Shop")),
-    st.sampled_from([call_interactive(), quality_rate(), voice_helper()]),
+    st.sampled_from([call_interactive(), quality_rate(), voice_helper(voice_helper_rules=[{"to_option": "1", "transcription": "one"}])]),
 )
 
 
@@ -233,6 +239,7 @@ def check_outputs(log: list[Output], ended: bool, hangup_at: int | None) -> None
         assert all(isinstance(o, (CancelTimer, CallFinished)) for o in log[hangup_at:])
     started = {o.play_id for o in log if isinstance(o, (Play, PlaySilence, SayDigits))}
     assert {o.play_id for o in log if isinstance(o, StopPlayback)} <= started
+    assert {o.listen_id for o in log if isinstance(o, StopSpeech)} <= {o.listen_id for o in log if isinstance(o, StartSpeech)}
     transfers = [o for o in log if isinstance(o, Transfer)]
     for o in transfers:
         assert o.destinations and all(DIALABLE.fullmatch(d) for d in o.destinations)
@@ -280,6 +287,7 @@ raw_events = st.one_of(
     st.builds(SwitchFailed, st.just(0.0), st.just("boom")),
     st.builds(ShutdownRequested, st.just(0.0), st.just("draining")),
     st.builds(CallStarted, st.just(0.0), st.dictionaries(st.sampled_from(VARIABLES), st.sampled_from(["1", "x", "+7"]))),
+    st.builds(SpeechDetected, st.just(0.0), st.integers(0, 4), st.sampled_from(["", "one", "two"])),
 )
 # events at non-decreasing times, as an adapter's monotonic clock gives them
 timed_events = st.lists(st.tuples(raw_events, st.floats(0.0, 10.0)), max_size=40).map(
@@ -291,7 +299,7 @@ timed_events = st.lists(st.tuples(raw_events, st.floats(0.0, 10.0)), max_size=40
 @given(menu=menus, events=timed_events)
 def test_any_event_sequence_straight_into_a_call(menu: Menu, events: list[Event]) -> None:
     """No switch at all: events in any order, any play id or timer, before and after the start."""
-    call = Call(menu, menu.ivrs[0])
+    call = Call(menu, menu.ivrs[0], CallOptions(speech=SpeechRecognition("engine", "grammar")))  # voice_helper listens
     log: list[Output] = []
     hangup_at: int | None = None
     for e in events:

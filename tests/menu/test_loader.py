@@ -97,18 +97,6 @@ def test_warnings_do_not_fail_the_load() -> None:
     assert any("context 2 (unnamed) is never reached" in m for m in messages)
 
 
-def test_deferred_actions_load_with_a_warning() -> None:
-    text = MINIMAL.format(extension="071", option="1", dst="050").replace(
-        "            - action: transfer",
-        "            - action: voice_helper\n              sound: 1\n"
-        "            - action: call_interactive\n              call_interactive_url: https://example.test/x\n"
-        "            - action: transfer",
-    )
-    loaded = load_menu_text("sounds:\n  - id: 1\n    filename: a.wav\n" + text, "m.yaml")
-    assert any("voice_helper is not run by this release" in w.message for w in loaded.warnings)
-    assert not any("call_interactive" in w.message for w in loaded.warnings)  # it runs
-
-
 def test_not_yaml_names_the_line() -> None:
     with pytest.raises(MenuError, match=r"m.yaml: not valid YAML: line 3, column 1"):
         load_menu_text("ivrs:\n  - [\n", "m.yaml")
@@ -174,3 +162,27 @@ def test_both_transfers_take_at_most_ten_destinations(action: str) -> None:
     with pytest.raises(MenuError, match="11 destinations given, at most 10 are allowed"):
         load_menu_text(text.replace("action: transfer", f"action: {action}"), "m.yaml")
     load_menu_text(MINIMAL.format(extension="071", option="1", dst="100,101").replace("action: transfer", f"action: {action}"), "m.yaml")
+
+
+VOICE = """
+ivrs:
+  - extension: "071"
+    entry_context: 1
+    contexts:
+      - id: 1
+        options:
+          start:
+            - {action: voice_helper, voice_helper_rules: [{to_option: "1", transcription: bill}, {to_option: "7", transcription: x}]}
+            - {action: hangup}
+          "1": [{action: hangup}]
+"""
+
+
+def test_voice_helper_routes_must_name_options_of_their_context_and_it_ends_the_option() -> None:
+    with pytest.raises(MenuError) as refused:
+        load_menu_text(VOICE, "m.yaml")
+    [problem] = refused.value.problems
+    assert problem.path == ("ivrs", 0, "contexts", 0, "options", "start", 0, "voice_helper_rules", 1, "to_option")
+    assert "option '7'" in problem.message and "add it or use one of" in problem.message
+    loaded = load_menu_text(VOICE.replace('"7"', '"1"'), "m.yaml")  # no sound: it is optional
+    assert [w.message for w in loaded.warnings] == ["never runs: rule 0 (voice_helper) ends the option"]

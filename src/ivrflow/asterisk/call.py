@@ -15,8 +15,8 @@ from typing import Literal
 import gevent
 import gevent.queue
 
-from ..calls.switch import Playable
-from ..engine import Event
+from ..calls.switch import Playable, UnsafeValue
+from ..engine import Event, Speak, StartSpeech
 from .dialogue import AriDialogue, AriRequest, Step, Json
 from .rest import AriRest, AriUnavailable
 
@@ -54,6 +54,18 @@ class AriCall:
 
     def stop_playback(self, play_id: int) -> None:
         self._apply(self.dialogue.stop_playback(play_id, self._clock()))
+
+    # ARI has no speech recognition or synthesis: the daemon gives ARI calls no speech
+    # options, so the engine skips voice_helper and TTS with a notice and never asks.
+
+    def speak(self, prompt: Speak) -> None:
+        raise UnsafeValue("Asterisk (ARI) has no speech synthesis")
+
+    def start_speech(self, listen: StartSpeech) -> None:
+        raise UnsafeValue("Asterisk (ARI) has no speech recognition")
+
+    def stop_speech(self, listen_id: int) -> None:
+        pass
 
     def set_variable(self, name: str, value: str) -> None:
         self._apply(self.dialogue.set_variable(name, value))

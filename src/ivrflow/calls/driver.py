@@ -48,8 +48,11 @@ from ..engine import (
     SetCallerId,
     SetVariable,
     ShutdownRequested,
+    Speak,
+    StartSpeech,
     StartTimer,
     StopPlayback,
+    StopSpeech,
     SwitchFailed,
     TimerFired,
     Transfer,
@@ -173,6 +176,12 @@ class CallDriver:
                 switch.play(output)
             case StopPlayback(play_id=play_id):
                 switch.stop_playback(play_id)
+            case Speak():
+                switch.speak(output)
+            case StartSpeech():
+                switch.start_speech(output)
+            case StopSpeech(listen_id=listen_id):
+                switch.stop_speech(listen_id)
             case Answer():
                 switch.answer()
             case SetVariable(name=name, value=value):

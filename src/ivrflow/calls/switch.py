@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from ..engine import Play, PlaySilence, SayDigits
+from ..engine import Play, PlaySilence, SayDigits, Speak, StartSpeech
 
 Playable = Play | PlaySilence | SayDigits
 
@@ -29,6 +29,21 @@ class Switch(Protocol):
 
     def stop_playback(self, play_id: int) -> None:
         """Stop a prompt that is queued or playing; its PlaybackFinished still follows if it started."""
+
+    def speak(self, prompt: Speak) -> None:
+        """Speak text as a prompt: PlaybackFinished(prompt.play_id) and stop_playback as for `play`.
+
+        The engine asks only where the runtime configured speech synthesis for this switch.
+        """
+
+    def start_speech(self, listen: StartSpeech) -> None:
+        """Recognise the caller's speech; the switch reports SpeechDetected(listen.listen_id) once.
+
+        The engine asks only where the runtime configured speech recognition for this switch.
+        """
+
+    def stop_speech(self, listen_id: int) -> None:
+        """Stop a recognition (a no-op when it already ended)."""
 
     def set_variable(self, name: str, value: str) -> None: ...
 

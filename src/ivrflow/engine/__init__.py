@@ -25,8 +25,11 @@ from .outputs import (
     SayDigits,
     SetCallerId,
     SetVariable,
+    Speak,
+    StartSpeech,
     StartTimer,
     StopPlayback,
+    StopSpeech,
     Timer,
     TimerKind,
     Transfer,
@@ -38,12 +41,13 @@ from .events import (
     Event,
     PlaybackFinished,
     ShutdownRequested,
+    SpeechDetected,
     SwitchFailed,
     TimerFired,
     TransferFinished,
     WebhookReplied,
 )
-from .options import CallOptions
+from .options import CallOptions, SpeechRecognition, SpeechSynthesis
 from .record import CallRecord, Outcome, Rating, Step
 
 __all__ = [
@@ -82,6 +86,12 @@ __all__ = [
     "SayDigits",
     "SetCallerId",
     "SetVariable",
+    "Speak",
+    "SpeechDetected",
+    "SpeechRecognition",
+    "SpeechSynthesis",
+    "StartSpeech",
+    "StopSpeech",
     "StartTimer",
     "State",
     "Step",

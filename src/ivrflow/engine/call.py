@@ -20,7 +20,8 @@ the option's remaining rules and begins an entry in the current context; a
 digit during a foreground prompt, or during `sleep_time`, is discarded. An
 entry resolves (dtmf_collection.py) to an option, a direct dial or `invalid`;
 no digit within `timeout` runs `timeout`. An option other than `start` whose
-rules run out without ending it hangs up.
+rules run out without ending it hangs up. voice_helper (LISTENING) is an
+input wait of its own: a transcription (SpeechDetected) or keys choose the option.
 
 Errors (h11's model): if handling an event raises, the call moves to ERROR and
 `handle` raises EngineError; the outputs of that event are dropped, since the
@@ -51,7 +52,6 @@ from ..menu.model import (
     PlaySound,
     QualityRate,
     RecordDigits,
-    Rule,
     SetCallerIdName,
     SetCallerIdNumber,
     SetVariable as SetVariableRule,
@@ -79,8 +79,11 @@ from .outputs import (
     SayDigits,
     SetCallerId,
     SetVariable,
+    Speak,
+    StartSpeech,
     StartTimer,
     StopPlayback,
+    StopSpeech,
     Timer,
     TimerKind,
     Transfer,
@@ -95,6 +98,7 @@ from .events import (
     Event,
     PlaybackFinished,
     ShutdownRequested,
+    SpeechDetected,
     SwitchFailed,
     TimerFired,
     TransferFinished,
@@ -103,6 +107,7 @@ from .events import (
 from .options import CallOptions
 from .rating import AskAgain, Rated, judge_rating
 from .record import CallRecord, Outcome, Rating, Step
+from .speech import choose_route
 
 SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
 
@@ -124,6 +129,7 @@ class State(Enum):
     TRANSFERRING = "transferring"  # waiting for the switch's verdict on a transfer
     WAITING = "waiting"  # a call_interactive request is out; the hold sound may play
     RATING = "rating"  # quality_rate: its sound, then one key
+    LISTENING = "listening"  # voice_helper: the switch recognises speech, its sound may play, keys collect
     ENDED = "ended"  # the record is out; later events are ignored
     ERROR = "error"  # a handler raised, or the call was aborted: handle raises EngineError
 
@@ -157,6 +163,9 @@ class Call:
         self._rating: tuple[QualityRate, str] | None = None  # the quality_rate asking, and its sound's file
         self._rating_retried = False
         self._ratings: list[Rating] = []
+        self._listening: int | None = None  # voice_helper's recognition under way, if any
+        self._next_listen_id = 0
+        self._voice_rule: VoiceHelper | None = None
         self._ring_timeout: int | None = None  # the transfer under way comes back if nobody answers
         self._lifetime_due = False
         self._channel_gone = False  # the caller hung up or left through a transfer: no Hangup
@@ -486,7 +495,9 @@ class Call:
             self._job = None
 
     def _replay_typeahead(self) -> None:
-        while self._typeahead and self.state in (State.PLAYING, State.COLLECTING, State.RECORDING, State.RATING):
+        while self._typeahead and self.state in (
+            State.PLAYING, State.COLLECTING, State.RECORDING, State.RATING, State.LISTENING
+        ):
             _TRANSITIONS[self.state][DtmfReceived](self, DtmfReceived(self._now, self._typeahead.pop(0)))
         if self.state is not State.WAITING:
             self._typeahead.clear()
@@ -523,8 +534,13 @@ class Call:
                 ring = None if final else timeout
                 self._start_transfer(destinations, "simple_transfer", "call_interactive", "transfer", "", ring)
                 return True
-            case verbs.TTS():
-                self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
+            case verbs.TTS(text=text):
+                tts = self.options.tts
+                if tts is None:
+                    self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
+                else:  # a background prompt, as Pause is: a key stops it and begins an entry
+                    self._start_play(lambda pid: Speak(pid, tts.engine, tts.voice, text), True)
+                    return True
         return False
 
     # --- quality_rate -----------------------------------------------------
@@ -584,8 +600,83 @@ class Call:
             self._emit(ActionDone(rule.action, "not_rated"))
         self._run_rules()
 
-    def _deferred(self, rule: Rule) -> bool:
-        return self._skip(rule.action, "not run by this release")
+    # --- voice_helper -----------------------------------------------------
+
+    def _voice_helper(self, rule: VoiceHelper) -> bool:
+        """Listen while the rule's sound plays; a transcription, keys or the timeout then choose the option.
+
+        The first key stops the sound and the recognition; keys end at `#`,
+        `voice_helper_digits_max` of them or `voice_helper_timeout` after the
+        last, and resolve like any entry of the context. A transcription runs
+        its route's option, or `invalid` when no route matches; nothing heard
+        within `voice_helper_timeout` of the sound's end runs `timeout`.
+        """
+        speech = self.options.speech
+        if speech is None:
+            return self._skip(rule.action, "the switch has no speech recognition configured")
+        self._next_listen_id += 1
+        self._listening = self._next_listen_id
+        self._voice_rule = rule
+        self._entry = ""
+        self.state = State.LISTENING
+        self._emit(StartSpeech(self._listening, speech.engine, speech.grammar))
+        sound = self.menu.sound(rule.sound) if rule.sound is not None else None
+        if sound is not None:
+            self._start_play(lambda pid: Play(pid, sound.filename, True), True, State.LISTENING)
+        else:
+            self._start_timer(TimerKind.SPEECH, rule.voice_helper_timeout)
+        return self._done(rule.action)
+
+    def _on_listening_playback_finished(self, event: PlaybackFinished) -> None:
+        if event.play_id != self._playing or self._voice_rule is None:
+            return
+        self._playing = None
+        if event.error:  # the recognition goes on without its sound
+            self._errors.append(f"prompt could not play: {event.error}")
+            self._emit(Notice(f"voice_helper's sound in option {self._option!r} could not play: {event.error}"))
+        self._start_timer(TimerKind.SPEECH, self._voice_rule.voice_helper_timeout)
+
+    def _on_listening_digit(self, event: DtmfReceived) -> None:
+        assert self._voice_rule is not None
+        self._note_digit()
+        self._stop_play()
+        self._stop_listening()  # keys chose: a transcription would come too late
+        self._cancel_timer(TimerKind.SPEECH)
+        keys = EntryRules.of_record_digits(self._voice_rule.voice_helper_digits_max)
+        if ends_entry(keys, event.digit):
+            self._resolve_entry(self._entry_rules())
+            return
+        self._entry += event.digit
+        if is_complete(keys, self._entry):
+            self._resolve_entry(self._entry_rules())
+        else:
+            self._start_timer(TimerKind.SPEECH, self._voice_rule.voice_helper_timeout)
+
+    def _on_speech_detected(self, event: SpeechDetected) -> None:
+        if event.listen_id != self._listening or self._voice_rule is None:
+            return  # a recognition stopped earlier
+        self._stop_play()
+        self._stop_listening()
+        self._cancel_timer(TimerKind.SPEECH)
+        route = choose_route(event.text, self._voice_rule.voice_helper_rules)
+        option = "invalid" if route is None else route.to_option
+        self._emit(InputResolved(self._context.id, "invalid" if route is None else "option", option))
+        self._run_option(option)
+
+    def _on_listening_timer(self, event: TimerFired) -> None:
+        if event.timer.kind is not TimerKind.SPEECH:
+            return
+        self._stop_listening()
+        if self._entry:
+            self._resolve_entry(self._entry_rules())
+        else:
+            self._emit(InputResolved(self._context.id, "timeout", "timeout"))
+            self._run_option("timeout")
+
+    def _stop_listening(self) -> None:
+        if self._listening is not None:
+            self._emit(StopSpeech(self._listening))
+            self._listening = None
 
     def _done(self, action: str) -> bool:
         self._emit(ActionDone(action, "ok"))
@@ -744,6 +835,7 @@ class Call:
         in time, so its lifetime keeps running.
         """
         self._stop_play()
+        self._stop_listening()  # the recognition would follow the channel to its destination
         self._drop_webhook()
         self._transfer_action = action
         for kind_live in list(self._timers):
@@ -900,8 +992,8 @@ _ACTIONS: dict[type[Any], Callable[[Call, Any], bool]] = {
     SetCallerIdNumber: Call._set_caller_id_number,
     SetCallerIdName: Call._set_caller_id_name,
     QualityRate: Call._quality_rate,
+    VoiceHelper: Call._voice_helper,
 }
-_ACTIONS.update({rule_type: Call._deferred for rule_type in (VoiceHelper,)})
 
 _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
     State.NEW: {CallStarted: Call._on_start},
@@ -927,6 +1019,12 @@ _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
         PlaybackFinished: Call._on_rating_playback_finished,
         DtmfReceived: Call._on_rating_digit,
         TimerFired: Call._on_rating_timer,
+    },
+    State.LISTENING: {
+        PlaybackFinished: Call._on_listening_playback_finished,
+        DtmfReceived: Call._on_listening_digit,
+        SpeechDetected: Call._on_speech_detected,
+        TimerFired: Call._on_listening_timer,
     },
     State.ENDED: {},
     State.ERROR: {},

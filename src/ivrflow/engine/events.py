@@ -156,6 +156,20 @@ class WebhookReplied:
             check_text(self, "error", self.error)
 
 
+@dataclass(frozen=True, slots=True)
+class SpeechDetected:
+    """The switch's final transcription for StartSpeech(listen_id); "" when it understood nothing."""
+
+    at: float
+    listen_id: int
+    text: str
+
+    def __post_init__(self) -> None:
+        check_time(self, "at", self.at)
+        check_count(self, "listen_id", self.listen_id)
+        check_text(self, "text", self.text)
+
+
 Event = (
     CallStarted
     | PlaybackFinished
@@ -166,4 +180,5 @@ Event = (
     | SwitchFailed
     | ShutdownRequested
     | WebhookReplied
+    | SpeechDetected
 )

@@ -10,10 +10,29 @@ DEFAULT_WEBHOOK_DEADLINE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechRecognition:
+    """The switch's speech recognition engine and the grammar voice_helper listens with."""
+
+    engine: str
+    grammar: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSynthesis:
+    """The switch's speech synthesis engine and voice a reply's TTS speaks with."""
+
+    engine: str
+    voice: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallOptions:
     # Played, looped, while a call_interactive request is out; None: silence.
     hold_sound: str | None = None
     webhook_deadline_s: float = DEFAULT_WEBHOOK_DEADLINE_S
+    # None where the switch has none configured: voice_helper, TTS are skipped with a notice.
+    speech: SpeechRecognition | None = None
+    tts: SpeechSynthesis | None = None
 
     def __post_init__(self) -> None:
         check_time(self, "webhook_deadline_s", self.webhook_deadline_s)

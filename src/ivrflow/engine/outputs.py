@@ -22,6 +22,7 @@ class TimerKind(StrEnum):
     FIRST_DIGIT = "first_digit"  # context timeout: end of start rules to the first digit
     INTER_DIGIT = "inter_digit"  # between two digits of one entry
     WEBHOOK = "webhook"  # a call_interactive request's deadline (a backstop behind the client's own)
+    SPEECH = "speech"  # voice_helper_timeout: the sound's end (or a key) to the next key or a transcription
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,42 @@ class SayDigits:
 
     def __post_init__(self) -> None:
         check_count(self, "play_id", self.play_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    """Speak `text` with the switch's speech synthesis; ends with PlaybackFinished(play_id) like a sound."""
+
+    play_id: int
+    engine: str
+    voice: str
+    text: str
+    interruptible: bool = True
+
+    def __post_init__(self) -> None:
+        check_count(self, "play_id", self.play_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StartSpeech:
+    """Start recognising the caller's speech; the switch answers with SpeechDetected(listen_id)."""
+
+    listen_id: int
+    engine: str
+    grammar: str
+
+    def __post_init__(self) -> None:
+        check_count(self, "listen_id", self.listen_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StopSpeech:
+    """Stop the recognition StartSpeech(listen_id) started; a transcription after it is not wanted."""
+
+    listen_id: int
+
+    def __post_init__(self) -> None:
+        check_count(self, "listen_id", self.listen_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +267,10 @@ Command = (
     | Play
     | PlaySilence
     | SayDigits
+    | Speak
     | StopPlayback
+    | StartSpeech
+    | StopSpeech
     | StartTimer
     | CancelTimer
     | SetVariable

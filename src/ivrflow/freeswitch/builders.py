@@ -32,6 +32,7 @@ __all__ = [
     "check_password",
     "check_sound_dir",
     "connect",
+    "detect_speech_arg",
     "event_plain",
     "execute",
     "exit_",
@@ -49,6 +50,7 @@ __all__ = [
     "say_digits_arg",
     "set_arg",
     "silence_arg",
+    "speak_arg",
     "transfer_arg",
     "uuid_break",
     "uuid_getvar",
@@ -320,6 +322,47 @@ def originate_args(
 
 
 # Application arguments ---------------------------------------------------------------
+
+# A speech module, with mod_unimrcp's optional profile: pocketsphinx, unimrcp:vendor-mrcp2.
+_SPEECH_ENGINE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(?::[A-Za-z0-9_.\-]+)?")
+# detect_speech's first word selects these subcommands (mod_dptools) instead of an engine.
+_DETECT_SPEECH_WORDS = frozenset(
+    {"grammar", "nogrammar", "grammaron", "grammaroff", "grammarsalloff", "pause", "resume", "start_input_timers", "stop", "param"}
+)
+# The text speak may take: the one-line limit of a reply's TTS, with room for a menu's own.
+MAX_SPEAK_CHARS = 4000
+
+
+def detect_speech_arg(engine: str, grammar: str, name: str) -> str:
+    """``detect_speech <engine> <grammar> <name>``: start recognition with one grammar.
+
+    mod_dptools splits the argument on spaces, so each part is one word; the
+    grammar (a name, path or URI, with an optional ``{param=value}`` prefix)
+    may not hold ``${`` either.
+    """
+    _match("speech engine", _SPEECH_ENGINE, engine, "a speech module name, optionally with :profile")
+    _no_expansion("speech grammar", _token("speech grammar", grammar))
+    _match("grammar name", _NAME, name, "a grammar name")
+    if engine.lower() in _DETECT_SPEECH_WORDS:
+        raise UnsafeArgument("speech engine", "is a detect_speech subcommand, not an engine", engine)
+    return f"{engine} {grammar} {name}"
+
+
+def speak_arg(engine: str, voice: str, text: str) -> str:
+    """``speak <engine>|<voice>|<text>``: mod_dptools splits the first two parts off at ``|``.
+
+    The engine and the voice are single words without ``|``; the text keeps
+    any ``|`` of its own (FreeSWITCH 1.10 takes the rest of the argument,
+    unstripped), and must be one line without ``${``, at most MAX_SPEAK_CHARS.
+    """
+    for field, value in (("tts engine", engine), ("tts voice", voice)):
+        _no_expansion(field, _token(field, value))
+        if "|" in value:
+            raise UnsafeArgument(field, "must not contain '|'", value)
+    _no_expansion("tts text", _no_control("tts text", text))
+    if not text.strip() or len(text) > MAX_SPEAK_CHARS:
+        raise UnsafeArgument("tts text", f"must be 1 to {MAX_SPEAK_CHARS} characters, not blank", text)
+    return f"{engine}|{voice}|{text}"
 
 
 def playback_arg(path: str, *, terminators: str | None = None) -> str:

@@ -29,6 +29,16 @@ it cannot miss a prompt not yet started, as `uuid_break` would (the switch
 clears the break flag when an application starts), so no CHANNEL_EXECUTE is
 needed to know when a prompt starts, and none is subscribed.
 
+Listening (voice_helper): `start_speech` subscribes DETECTED_SPEECH (the
+handshake nixes it: the switch sends it only while a recognition runs), sets
+`fire_asr_events` and queues `detect_speech`. FreeSWITCH's speech thread
+queues each result on the channel and, with `fire_asr_events`, also fires a
+copy for the socket: a playback's input callback eats the queued one, the
+park loop fires it too, so a result may come twice. The dialogue takes the
+first final result (`Speech-Type: detected-speech`) that follows the
+`detect_speech` completion, and nothing more until the next `start_speech`.
+`stop_speech` sends `detect_speech stop` and nixes the event again.
+
 Releasing the channel: once the engine is done (`finished`) the shell waits
 until `released` (the switch hung up, the channel left for its transfer
 target when `exit_after_transfer` is set, or the target is safe without the
@@ -64,6 +74,9 @@ from ..engine import (
     Play,
     PlaybackFinished,
     PlaySilence,
+    Speak,
+    SpeechDetected,
+    StartSpeech,
     SwitchFailed,
     TransferFinished,
     clip_text,
@@ -73,6 +86,7 @@ from . import builders as esl
 from .frames import ApiResponse, ChannelData, DisconnectNotice, EslEvent, Frame, MalformedFrame, Reply
 from .framing import FrameReader
 from .release import WATCHED_EVENTS, TargetWatch, resume_set
+from .speech_result import transcription
 
 log = logging.getLogger("ivrflow.esl")
 
@@ -92,6 +106,9 @@ UNUSED_EVENTS = (
 HANDSHAKE_STEPS = ("connect", "myevents", "nixevent", "linger")
 # What the release after a transfer reads and the handshake does not subscribe.
 WATCH_SUBSCRIPTION = tuple(name for name in WATCHED_EVENTS if name in UNUSED_EVENTS)
+SPEECH_EVENT = "DETECTED_SPEECH"
+# The name detect_speech gives the grammar it loads (the grammar itself is a setting).
+GRAMMAR_NAME = "ivrflow"
 
 _T = TypeVar("_T")
 
@@ -137,6 +154,7 @@ class _App:
     event_uuid: str
     play_id: int | None = None
     transfer: bool = False
+    listen_id: int | None = None  # the detect_speech that starts this recognition
     break_sent: bool = False
     sent_at: float = 0.0
 
@@ -176,6 +194,8 @@ class EslDialogue:
         self._caller_context = "default"
         self._watch: TargetWatch | None = None  # set when a transfer is queued (unless exit_after_transfer)
         self._released_by_check = False
+        self._listen: int | None = None  # the recognition the engine started and has not stopped
+        self._hearing = False  # a result now is the listen's answer (detect_speech ran, none taken yet)
 
     # --- bytes ----------------------------------------------------------------
 
@@ -305,7 +325,19 @@ class EslDialogue:
             return self._on_dtmf(event.get("DTMF-Digit") or "", at)
         elif name == "CHANNEL_HANGUP":
             return self._caller_gone(at, clip_text(event.get("Hangup-Cause") or "NORMAL_CLEARING"))
+        elif name == SPEECH_EVENT:
+            return self._on_speech(event, at)
         return None
+
+    def _on_speech(self, event: EslEvent, at: float) -> EngineEvent | None:
+        if not self._hearing or self._listen is None or event.get("Speech-Type") != "detected-speech":
+            return None  # begin-speaking, partial results, closed; or a copy of a result taken
+        self._hearing = False
+        text = transcription(event.body or "")
+        if text is None:
+            log.warning("speech result is not NLSML: %r", (event.body or "")[:200], extra={"call": self.call_id})
+            self.observer.error("bad_speech_result")
+        return SpeechDetected(at, self._listen, clip_text(text or ""))
 
     def _on_dtmf(self, digit: str, at: float) -> EngineEvent | None:
         try:
@@ -327,6 +359,8 @@ class EslDialogue:
             result = PlaybackFinished(at, app.play_id, response if failed else None)
         elif app.transfer:
             result = self._transfer_complete(app, event, at)
+        elif app.listen_id is not None and app.listen_id == self._listen:
+            self._hearing = True
         self._send_next_app()
         return result
 
@@ -383,6 +417,31 @@ class EslDialogue:
         except ValueError as exc:  # esl.UnsafeArgument, or a sound path leaving the sound directory
             raise UnsafeValue(str(exc)) from exc
         self._queue_app(name, arg, prompt.play_id)
+
+    def speak(self, prompt: Speak) -> None:
+        terminators = "any" if prompt.interruptible else "none"
+        arg = _safe(esl.speak_arg, prompt.engine, prompt.voice, prompt.text)
+        self._queue_app("speak", f"%[playback_terminators={terminators}]" + arg, prompt.play_id)
+
+    def start_speech(self, listen: StartSpeech) -> None:
+        arg = _safe(esl.detect_speech_arg, listen.engine, listen.grammar, GRAMMAR_NAME)
+        if self.hung_up:
+            return
+        self._listen, self._hearing = listen.listen_id, False
+        self._send(esl.event_plain(SPEECH_EVENT), _Awaits.NOTHING, awaited=False)
+        self._queue_app("set", esl.set_arg("fire_asr_events", "true"))
+        self._queue_app("detect_speech", arg, listen_id=listen.listen_id)
+
+    def stop_speech(self, listen_id: int) -> None:
+        if listen_id != self._listen:
+            return
+        self._listen, self._hearing = None, False
+        started = not any(app.listen_id == listen_id for app in self._apps)
+        self._apps = deque(app for app in self._apps if app.listen_id != listen_id)
+        if not self.hung_up:
+            if started:
+                self._queue_app("detect_speech", "stop")
+            self._send(esl.nixevent(SPEECH_EVENT), _Awaits.NOTHING, awaited=False)
 
     def stop_playback(self, play_id: int) -> None:
         for queued in self._apps:
@@ -500,10 +559,12 @@ class EslDialogue:
             log.info("transfer target runs %s: letting the socket go", answer, extra={"call": self.call_id})
             self.released = self._released_by_check = True
 
-    def _queue_app(self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False) -> None:
+    def _queue_app(
+        self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, listen_id: int | None = None
+    ) -> None:
         if self.hung_up:
             return
-        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer))
+        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id))
         self._send_next_app()
 
     def _next_event_uuid(self) -> str:

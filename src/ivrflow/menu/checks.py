@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 
 from .model import (
-    DEFERRED_ACTIONS,
     SPECIAL_OPTIONS,
     Context,
     HangupRule,
@@ -28,8 +27,9 @@ from .problems import Path, Problem
 from .switch_variables import refusal
 
 # transfer_from_variable is not here: when its variable holds no number the call
-# skips it, at once, to the next rule.
-ENDS_OPTION = (TransferRule, SimpleTransfer, HangupRule, JumpToContext)
+# skips it, at once, to the next rule. voice_helper always ends in an option of
+# its context (a route's, invalid or timeout) where the switch recognises speech.
+ENDS_OPTION = (TransferRule, SimpleTransfer, HangupRule, JumpToContext, VoiceHelper)
 TAKES_TIME = (PlaySound, PlaySilence, PlayDigits, PlayDigitsFromVariable, RecordDigits, QualityRate, VoiceHelper)
 
 
@@ -108,11 +108,16 @@ def _check_context(
                 "warning",
             )
     for key, rules in context.options.items():
-        yield from _check_rules(ivr, rules, at + ("options", key), known_sounds, allowed_variables)
+        yield from _check_rules(ivr, context, rules, at + ("options", key), known_sounds, allowed_variables)
 
 
 def _check_rules(
-    ivr: Ivr, rules: tuple[Rule, ...], at: Path, known_sounds: set[int] | None, allowed_variables: Collection[str]
+    ivr: Ivr,
+    context: Context,
+    rules: tuple[Rule, ...],
+    at: Path,
+    known_sounds: set[int] | None,
+    allowed_variables: Collection[str],
 ) -> Iterator[Problem]:
     ended_at: int | None = None
     for j, rule in enumerate(rules):
@@ -127,11 +132,9 @@ def _check_rules(
                 )
         if isinstance(rule, JumpToContext):
             yield from _check_jump(ivr, rule, here)
+        if isinstance(rule, VoiceHelper):
+            yield from _check_routes(context, rule, here)
         yield from _check_written_variable(rule, here, allowed_variables)
-        if rule.action in DEFERRED_ACTIONS:
-            yield Problem(
-                here, f"action {rule.action} is not run by this release; the call skips it", "warning"
-            )
         if isinstance(rule, ENDS_OPTION) and ended_at is None:
             ended_at = j
 
@@ -151,10 +154,38 @@ def _check_written_variable(rule: Rule, at: Path, allowed: Collection[str]) -> I
 
 
 def _sound_refs(rule: Rule) -> Iterator[tuple[str, int]]:
-    if isinstance(rule, (PlaySound, QualityRate, VoiceHelper)):
+    if isinstance(rule, (PlaySound, QualityRate)):
+        yield "sound", rule.sound
+    elif isinstance(rule, VoiceHelper) and rule.sound is not None:
         yield "sound", rule.sound
     elif isinstance(rule, RecordDigits) and rule.record_digits_sound is not None:
         yield "record_digits_sound", rule.record_digits_sound
+
+
+def _check_routes(context: Context, rule: VoiceHelper, at: Path) -> Iterator[Problem]:
+    for k, route in enumerate(rule.voice_helper_rules):
+        if route.to_option not in context.options:
+            yield Problem(
+                at + ("voice_helper_rules", k, "to_option"),
+                f"voice_helper routes to option {route.to_option!r}, which context {context.id} does not have; "
+                f"add it or use one of {list(context.options)}",
+            )
+
+
+def speech_problems(menu: Menu) -> list[Problem]:
+    """What a menu needs of a runtime without speech recognition: each voice_helper is an error."""
+    return [
+        Problem(
+            ("ivrs", i, "contexts", c, "options", key, j),
+            "voice_helper needs the switch's speech recognition, and none is configured: set speech_engine "
+            "(and speech_grammar) in the daemon's settings, or remove this rule",
+        )
+        for i, ivr in enumerate(menu.ivrs)
+        for c, context in enumerate(ivr.contexts)
+        for key, rules in context.options.items()
+        for j, rule in enumerate(rules)
+        if isinstance(rule, VoiceHelper)
+    ]
 
 
 def _check_jump(ivr: Ivr, rule: JumpToContext, at: Path) -> Iterator[Problem]:

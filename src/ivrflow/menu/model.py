@@ -232,7 +232,7 @@ class VoiceHelperRoute(Model):
 
 class VoiceHelper(RuleBase):
     action: Literal["voice_helper"]
-    sound: SoundId
+    sound: SoundId | None = None
     voice_helper_rules: tuple[VoiceHelperRoute, ...] = ()
     voice_helper_timeout: Milliseconds = 5000
     voice_helper_digits_max: Annotated[int, Field(ge=1, le=64)] = 1
@@ -261,11 +261,6 @@ Rule = Annotated[
     ],
     Field(discriminator="action"),
 ]
-
-# Actions a config may use whose runtime comes in a later release; the engine
-# skips them with a notice (see README, "Actions not run yet").
-DEFERRED_ACTIONS = frozenset({"voice_helper"})
-
 
 def check_option_key(value: str) -> str:
     if value in SPECIAL_OPTIONS or OPTION_DIGITS.fullmatch(value):

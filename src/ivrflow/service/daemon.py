@@ -20,6 +20,7 @@ one control greenlet does the work, as in gunicorn:
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import gc
 import logging
@@ -41,8 +42,9 @@ from ..asterisk.rest import load_credentials
 from ..asterisk.service import AriService, sound_seconds_in
 from ..calls.registry import CallRegistry
 from ..calls.setup import CallSetup
-from ..engine import CallOptions
+from ..engine import CallOptions, SpeechRecognition, SpeechSynthesis
 from ..freeswitch.dialogue import SwitchSettings
+from ..menu.checks import speech_problems
 from ..menu.problems import Problem
 from ..freeswitch.server import EslServer
 from .menu_source import FileMenuSource, MenuSource
@@ -124,7 +126,9 @@ class Daemon:
             CallOptions(hold_sound=_hold_sound(settings), webhook_deadline_s=settings.webhook_deadline),
             WebhookWork(self.webhooks, settings.client_prefix, self.metrics.webhook_done),
         )
-        self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls, self.setup)
+        self.server = EslServer(
+            settings.esl_listen, self.current_menu, switch, self.observer, self.calls, _with_speech(self.setup, settings)
+        )
         self.ari = self._ari(settings) if settings.ari_url else None
         self.admin: Any = None
         self.draining = False
@@ -158,11 +162,16 @@ class Daemon:
     def _load(self) -> LoadedMenu:
         """Load the menu (blocking work); any failure is a MenuError."""
         try:
-            return self.source.load()
+            loaded = self.source.load()
         except MenuError:
             raise
         except Exception as exc:  # RecursionError, MemoryError, a bug in a check: the menu is not loadable
             raise MenuError(self.source.name, [Problem((), f"cannot load the menu: {_short(exc)}")]) from exc
+        # A menu may not count on speech the runtime cannot give: refused like any other bad menu.
+        problems = [] if self.settings.speech_engine else speech_problems(loaded.menu)
+        if problems:
+            raise MenuError(loaded.source, problems)
+        return loaded
 
     def _log_warnings(self, loaded: LoadedMenu) -> LoadedMenu:
         for warning in loaded.warnings:
@@ -440,6 +449,14 @@ def _rating_poster(source: MenuSource, metrics: Metrics) -> RatingPoster | None:
     if not isinstance(source, ApiMenuSource):
         return None
     return RatingPoster(source.api.twin(), metrics.rating_posted)
+
+
+def _with_speech(setup: CallSetup, settings: Settings) -> CallSetup:
+    """FreeSWITCH calls' setup: the speech engines configured. ARI calls get none (ARI has no
+    speech recognition or synthesis), so there voice_helper and TTS are skipped with a notice."""
+    speech = SpeechRecognition(settings.speech_engine, settings.speech_grammar) if settings.speech_engine else None
+    tts = SpeechSynthesis(settings.tts_engine, settings.tts_voice) if settings.tts_engine else None
+    return dataclasses.replace(setup, options=dataclasses.replace(setup.options, speech=speech, tts=tts))
 
 
 def _source_for(settings: Settings, registry: CollectorRegistry) -> MenuSource:

@@ -34,6 +34,7 @@ OUTCOMES: tuple[str, ...] = get_args(Outcome)
 RELOAD_RESULTS = ("success", "failure")
 ERROR_KINDS = (
     "malformed_frame", "connection_lost", "command_timeout", "internal", "bad_dtmf", "unsafe_argument", "switch_refused",
+    "bad_speech_result",
 )
 REJECTION_REASONS = ("capacity", "handshake_failed", "not_async_full", "no_ivr")
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..freeswitch.builders import check_bridge_template, check_context
+from ..freeswitch.builders import check_bridge_template, check_context, detect_speech_arg, speak_arg
+from ..freeswitch.dialogue import GRAMMAR_NAME
 
 
 class SettingsError(ValueError):
@@ -71,6 +72,32 @@ def bridge_template(text: str) -> str:
     return text
 
 
+# Each speech word is checked as the wire will check it, with placeholders for the rest.
+
+
+def speech_engine(text: str) -> str:
+    if text:
+        detect_speech_arg(text, "grammar", GRAMMAR_NAME)
+    return text
+
+
+def speech_grammar(text: str) -> str:
+    detect_speech_arg("engine", text, GRAMMAR_NAME)
+    return text
+
+
+def tts_engine(text: str) -> str:
+    if text:
+        speak_arg(text, "voice", "text")
+    return text
+
+
+def tts_voice(text: str) -> str:
+    if text:
+        speak_arg("engine", text, "text")
+    return text
+
+
 def names(text: str) -> frozenset[str]:
     """Comma-separated names; empty: none."""
     return frozenset(name.strip() for name in text.split(",") if name.strip())
@@ -114,6 +141,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("exit_after_transfer", boolean, "false", "release a transferred call's socket at once (only if no transfer target parks or runs socket)"),
     Setting("release_quiet_time", seconds, "0.3", "after a transfer, seconds nothing may start or end on the channel before its socket is let go (a parked target is held)"),
     Setting("allowed_variables", names, "", "channel variables FreeSWITCH acts on by itself (hooks, call control) that menus may set anyway, comma-separated; default none"),
+    # FreeSWITCH's speech modules (mod_unimrcp, mod_pocketsphinx, mod_flite...); Asterisk has none for ARI.
+    Setting("speech_engine", speech_engine, "", "FreeSWITCH speech recognition for voice_helper (detect_speech's module[:profile], e.g. unimrcp:asr); empty: none, and menus with voice_helper are refused"),
+    Setting("speech_grammar", speech_grammar, "builtin:speech/transcribe", "the grammar voice_helper's detect_speech loads (a name, path or URI, one word)"),
+    Setting("tts_engine", tts_engine, "", "FreeSWITCH speech synthesis for a reply's TTS (speak's engine, e.g. flite); empty: TTS is skipped"),
+    Setting("tts_voice", tts_voice, "", "the voice speak uses with tts_engine (e.g. kal); required with it"),
     Setting("ari_url", str, "", "Asterisk's ARI base URL, e.g. http://127.0.0.1:8088 (empty: no Asterisk); credentials from IVRFLOW_ARI_USER/IVRFLOW_ARI_PASSWORD"),
     Setting("ari_app", str, "ivrflow", "the Stasis application name the dialplan's Stasis() names"),
     Setting("ari_credentials_file", optional_path, "", "file with one line user:password for ARI (when IVRFLOW_ARI_USER/PASSWORD are not set)"),
@@ -151,6 +183,10 @@ class Settings:
     exit_after_transfer: bool
     release_quiet_time: float
     allowed_variables: frozenset[str]
+    speech_engine: str
+    speech_grammar: str
+    tts_engine: str
+    tts_voice: str
     ari_url: str
     ari_app: str
     ari_credentials_file: Path | None
@@ -204,6 +240,8 @@ def resolve(
     values = resolve_some([s.name for s in SETTINGS], flags, settings_file, environ)
     if values["menu"] is None and not values["menus_url"]:
         raise SettingsError("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file, or --menus-url)")
+    if bool(values["tts_engine"]) != bool(values["tts_voice"]):
+        raise SettingsError("tts_engine and tts_voice: set both (speak needs an engine and a voice) or neither")
     return Settings(**values)
 
 

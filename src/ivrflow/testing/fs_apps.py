@@ -65,6 +65,21 @@ def _say(session: Session, arg: str) -> None:
     session.poll(len(text) * _SAY_SECONDS_PER_DIGIT, digits="playback")
 
 
+def _speak(session: Session, arg: str) -> None:
+    # engine|voice|text; the text takes about as long to say as a digit per five characters.
+    text = arg.split("|", 2)[-1]
+    session.poll(len(text) * _SAY_SECONDS_PER_DIGIT / 5, digits="playback")
+
+
+def _detect_speech(session: Session, arg: str) -> None:
+    # Starts (or stops) a media bug and returns at once; results come as DETECTED_SPEECH.
+    words = arg.split()
+    if words == ["stop"]:
+        session.recognizer = None
+    elif len(words) >= 3:
+        session.recognizer = " ".join(words[:3])
+
+
 def _set(session: Session, arg: str) -> None:
     name, _, value = arg.partition("=")
     if name:
@@ -129,6 +144,8 @@ APPLICATIONS: Mapping[str, Callable[[Session, str], None]] = {
     "playback": _playback,
     "sleep": _sleep,
     "say": _say,
+    "speak": _speak,
+    "detect_speech": _detect_speech,
     "set": _set,
     "export": _export,
     "unset": _unset,

@@ -169,6 +169,8 @@ class EmulatedCall:
         self._t0 = time.monotonic()
         for key in self.script.key_events():
             self._later(key.t, self.session.receive_digits, key)
+        for at, words in self.script.speech:
+            self._later(at, self.session.receive_speech, words)
         if self.script.caller_hangup is not None:
             at, cause = self.script.caller_hangup
             self._later(at, self.session.hangup, cause, "caller")
@@ -297,7 +299,7 @@ class EmulatedCall:
 
     # Outbox (called by the channel thread) -----------------------------------
 
-    def emit(self, name: str, extra: Sequence[tuple[str, str]] = ()) -> None:
+    def emit(self, name: str, extra: Sequence[tuple[str, str]] = (), body: str | None = None) -> None:
         self.record.events_fired.append((self.now(), name))
         if self._observer is not None:
             self._observer(name, extra)
@@ -307,18 +309,22 @@ class EmulatedCall:
         if name not in self._subscribed or self._closed:
             return
         if self._event_format == "json":
-            body = writer.json_event_body(self.channel.event_fields(name, extra))
-            head = writer.event_frame_head(body, "text/event-json")
-        else:
-            body = (self.channel.event_text(name, extra) + "\n").encode("utf-8")
-            head = writer.event_frame_head(body)
+            framed = writer.json_event_body(self.channel.event_fields(name, extra), body)
+            head = writer.event_frame_head(framed, "text/event-json")
+        elif body is None:
+            framed = (self.channel.event_text(name, extra) + "\n").encode("utf-8")
+            head = writer.event_frame_head(framed)
+        else:  # the event's own body follows its headers, counted by an inner Content-Length
+            raw = body.encode("utf-8")
+            framed = (self.channel.event_text(name, extra) + f"Content-Length: {len(raw)}\n\n").encode("utf-8") + raw
+            head = writer.event_frame_head(framed)
         if self._events_late and late is not None:
-            self._later(self.now() + late[1], self._write, head, body)
+            self._later(self.now() + late[1], self._write, head, framed)
         elif self._hold_events:
-            self._held.append((head, body))
+            self._held.append((head, framed))
         else:
             # Header and body are two writes, as FreeSWITCH does.
-            self._write(head, body)
+            self._write(head, framed)
 
     def _flush_held(self) -> None:
         held, self._held = self._held, []

@@ -36,6 +36,7 @@ class ChannelHistory:
     events_fired: list[tuple[float, str]] = field(default_factory=list)
     applications: list[AppRun] = field(default_factory=list)
     dtmf: list[tuple[float, str]] = field(default_factory=list)
+    speech: list[tuple[float, str]] = field(default_factory=list)  # words a running recognizer heard
     answered: bool = False
     hangup_cause: str | None = None
     transferred_to: str | None = None

@@ -98,6 +98,8 @@ class CallScript:
     default_sound_seconds: float = 1.0
     missing_sounds: frozenset[str] = frozenset()
     keys: Sequence[Key | tuple[float, str]] = ()
+    # (call time, words) the caller says; a running detect_speech recognises them exactly.
+    speech: Sequence[tuple[float, str]] = ()
     # (call time, cause) of the caller hanging up, or None.
     caller_hangup: tuple[float, str] | None = None
     bridge_outcomes: Mapping[str, BridgeOutcome] = field(default_factory=dict)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 from collections.abc import Callable, Mapping, Sequence
 
+from xml.sax.saxutils import escape
+
 import gevent.event
 
 from .fs_channel import Channel, now_us
@@ -62,7 +64,7 @@ class Message:
 class Outbox(Protocol):
     """What the channel thread needs from the socket side."""
 
-    def emit(self, name: str, extra: Sequence[tuple[str, str]] = ()) -> None: ...
+    def emit(self, name: str, extra: Sequence[tuple[str, str]] = (), body: str | None = None) -> None: ...
 
     def channel_down(self) -> None: ...
 
@@ -98,6 +100,7 @@ class Session:
         self.transferred_to: str | None = None
         self.controlled = True
         self.socket_app_uuid = str(uuid_mod.uuid4())
+        self.recognizer: str | None = None  # detect_speech's "engine grammar name" while it runs
 
     # Inputs from the outside ------------------------------------------------------
 
@@ -114,6 +117,22 @@ class Session:
         for digit in key.digits:
             self.digits.append(Key(key.t, digit, key.source, key.duration))
         self.notify()
+
+    def receive_speech(self, words: str) -> None:
+        """The caller says `words`: with a recognizer running, its result is a DETECTED_SPEECH pair.
+
+        switch_ivr_async.c's speech thread queues each event on the channel and,
+        with `fire_asr_events`, fires a copy at once. A running application's
+        input callback eats the queued one (playback's ignores it); the park loop
+        fires it: so a parked channel with fire_asr_events sends each result twice.
+        """
+        if not self.channel.ready or self.recognizer is None:
+            return
+        self.record.speech.append((self.now(), words))
+        copies = (self.channel.get_var("fire_asr_events") == "true") + (self.app_depth == 0)
+        for speech_type, body in (("begin-speaking", None), ("detected-speech", _nlsml(words))):
+            for _ in range(copies):
+                self.outbox.emit("DETECTED_SPEECH", [("Speech-Type", speech_type)], body)
 
     def request_break(self, flush_queue: bool) -> None:
         self.break_flag = True
@@ -462,6 +481,15 @@ class Session:
         ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
         if result == "done" and (ch.get_var("hangup_after_bridge") or "").lower() == "true":
             self.hangup("NORMAL_CLEARING", "command")
+
+
+def _nlsml(words: str) -> str:
+    """The result mod_unimrcp passes on: NLSML with the MRCPv2 namespace, the words as the input."""
+    return (
+        '<?xml version="1.0"?>\n<result xmlns="http://www.ietf.org/xml/ns/mrcpv2">'
+        f'<interpretation confidence="0.9"><instance>{escape(words)}</instance>'
+        f'<input mode="speech">{escape(words)}</input></interpretation></result>\n'
+    )
 
 
 def _split_scope(arg: str) -> tuple[str, dict[str, str]]:

@@ -22,7 +22,7 @@ from typing import Literal
 from ..calls.driver import CallDriver
 from ..calls.info import CallInfo
 from ..calls.observer import QuietObserver
-from ..calls.switch import Playable
+from ..calls.switch import Playable, UnsafeValue
 from ..engine import (
     Call,
     CallerHungUp,
@@ -35,6 +35,8 @@ from ..engine import (
     PlaybackFinished,
     PlaySilence,
     SayDigits,
+    Speak,
+    StartSpeech,
     StartTimer,
     StopPlayback,
     Timer,
@@ -161,6 +163,17 @@ class VirtualSwitch:
     def stop_playback(self, play_id: int) -> None:
         self._cancel(self._play_entries.pop(play_id, None))
         self._schedule(0.0, PlaybackFinished(0.0, play_id))
+
+    # A simulated call has no speech options: the engine skips voice_helper and TTS and never asks.
+
+    def speak(self, prompt: Speak) -> None:
+        raise UnsafeValue("the virtual switch has no speech synthesis")
+
+    def start_speech(self, listen: StartSpeech) -> None:
+        raise UnsafeValue("the virtual switch has no speech recognition")
+
+    def stop_speech(self, listen_id: int) -> None:
+        pass
 
     def set_variable(self, name: str, value: str) -> None:
         pass

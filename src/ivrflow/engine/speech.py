@@ -17,7 +17,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from .menu.model import VoiceHelperRoute
+from ..menu.model import VoiceHelperRoute
 
 Words = tuple[str, ...]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ivrflow.menu.model import VoiceHelperRoute
-from ivrflow.speech import alternatives, choose_route, normalise
+from ivrflow.engine.speech import alternatives, choose_route, normalise
 
 ROUTES = (
     VoiceHelperRoute(to_option="1", transcription="оплат|счёт|bill"),
