@@ -48,7 +48,7 @@ from .events import (
     WebhookReplied,
 )
 from .options import CallOptions, SpeechRecognition, SpeechSynthesis
-from .record import CallRecord, Outcome, Rating, Step
+from .record import CallRecord, DestinationOutcome, Outcome, Rating, RingOutcome, Step
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -67,6 +67,7 @@ __all__ = [
     "WebhookReplied",
     "Command",
     "ContextEntered",
+    "DestinationOutcome",
     "DtmfReceived",
     "EngineError",
     "clip_text",
@@ -82,6 +83,7 @@ __all__ = [
     "Progress",
     "Rating",
     "RatingGiven",
+    "RingOutcome",
     "ShutdownRequested",
     "SayDigits",
     "SetCallerId",

@@ -106,7 +106,7 @@ from .events import (
 )
 from .options import CallOptions
 from .rating import AskAgain, Rated, judge_rating
-from .record import CallRecord, Outcome, Rating, Step
+from .record import CallRecord, DestinationOutcome, Outcome, Rating, Step
 from .speech import choose_route
 
 SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
@@ -180,6 +180,7 @@ class Call:
         self._path: list[Step] = []
         self._entries: list[str] = []
         self._destinations: tuple[str, ...] = ()
+        self._destination_outcomes: list[DestinationOutcome] = []
         self._notices: list[str] = []
         self._errors: list[str] = []
         self.record: CallRecord | None = None
@@ -849,6 +850,7 @@ class Call:
         self._emit(Transfer(destinations, transfer_kind, ring_timeout))
 
     def _on_transfer_finished(self, event: TransferFinished) -> None:
+        self._destination_outcomes.extend(event.destinations)
         outcome, reason = self._transfer_result
         if event.ok:
             self._end(outcome, reason or "transferred")
@@ -920,6 +922,7 @@ class Call:
             errors=tuple(self._errors),
             first_digit_at=self._first_digit_at,
             ratings=tuple(self._ratings),
+            destination_outcomes=tuple(self._destination_outcomes),
         )
         self._emit(CallFinished(self.record))
 

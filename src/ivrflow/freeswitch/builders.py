@@ -489,6 +489,7 @@ def bridge_arg(
     destinations: Sequence[str],
     *,
     variables: Mapping[str, str] | None = None,
+    leg_uuids: Sequence[str] = (),
 ) -> str:
     """Bridge argument ringing every destination at once (``,`` = simultaneous).
 
@@ -496,11 +497,17 @@ def bridge_arg(
     with a ``{number}`` placeholder, e.g. ``sofia/gateway/gw1/{number}``; each
     destination replaces it and must be free of dial-string syntax.  ``variables``
     become the leading ``{name=value,...}`` block that applies to every leg.
+    ``leg_uuids`` (one per destination) name each leg's channel with a leading
+    ``[origination_uuid=...]``, so the bridge's ``originate_causes`` tell whose cause is whose.
     """
     check_bridge_template(template)
     if not destinations:
         raise UnsafeArgument("bridge destinations", "at least one is required", "")
+    if leg_uuids and len(leg_uuids) != len(destinations):
+        raise UnsafeArgument("bridge leg uuids", "one per destination is required", ",".join(leg_uuids))
     legs = [template.replace("{number}", _dial_word("bridge destination", d)) for d in destinations]
+    if leg_uuids:
+        legs = [f"[origination_uuid={_match('bridge leg uuid', _NAME, u, 'a uuid')}]{leg}" for u, leg in zip(leg_uuids, legs)]
     prefix = ""
     if variables:
         pairs = [

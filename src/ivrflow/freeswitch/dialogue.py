@@ -86,6 +86,7 @@ from . import builders as esl
 from .frames import ApiResponse, ChannelData, DisconnectNotice, EslEvent, Frame, MalformedFrame, Reply
 from .framing import FrameReader
 from .release import WATCHED_EVENTS, TargetWatch, resume_set
+from .ring_outcomes import leg_outcomes
 from .speech_result import transcription
 
 log = logging.getLogger("ivrflow.esl")
@@ -157,6 +158,7 @@ class _App:
     listen_id: int | None = None  # the detect_speech that starts this recognition
     break_sent: bool = False
     sent_at: float = 0.0
+    legs: tuple[tuple[str, str], ...] = ()  # a bridge's (leg uuid, destination), to read originate_causes by
 
 
 @dataclass(slots=True)
@@ -373,7 +375,8 @@ class EslDialogue:
         if answered:  # the bridged conversation is over; end the caller's leg too
             self._send(esl.hangup("NORMAL_CLEARING"), _Awaits.NOTHING, awaited=False)
             self.hung_up = True
-        return TransferFinished(at, answered, clip_text(disposition) or "bridge failed")
+        outcomes = leg_outcomes(app.legs, event.get("variable_originate_causes") or "", answered, disposition)
+        return TransferFinished(at, answered, clip_text(disposition) or "bridge failed", outcomes)
 
     def _caller_gone(self, at: float, cause: str) -> EngineEvent | None:
         if self.hung_up or self.channel is None:
@@ -488,10 +491,12 @@ class EslDialogue:
         # Ring every destination at once; continue_on_fail makes bridge return
         # on failure, so the engine learns the result instead of the dialplan.
         ring = None if ring_timeout is None else {"originate_timeout": str(ring_timeout)}
-        bridge = _safe(functools.partial(esl.bridge_arg, variables=ring), self.settings.bridge_template, destinations)
+        uuids = [str(uuid.uuid4()) for _ in destinations]
+        build = functools.partial(esl.bridge_arg, variables=ring, leg_uuids=uuids)
+        bridge = _safe(build, self.settings.bridge_template, destinations)
         self._queue_app("set", esl.set_arg("continue_on_fail", "true"))
         self._queue_app("set", esl.set_arg("hangup_after_bridge", "false"))
-        self._queue_app("bridge", bridge, transfer=True)
+        self._queue_app("bridge", bridge, transfer=True, legs=tuple(zip(uuids, destinations)))
 
     def hang_up(self, cause: str) -> None:
         self._apps.clear()
@@ -560,11 +565,12 @@ class EslDialogue:
             self.released = self._released_by_check = True
 
     def _queue_app(
-        self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, listen_id: int | None = None
+        self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, listen_id: int | None = None,
+        legs: tuple[tuple[str, str], ...] = (),
     ) -> None:
         if self.hung_up:
             return
-        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id))
+        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id, legs=legs))
         self._send_next_app()
 
     def _next_event_uuid(self) -> str:
