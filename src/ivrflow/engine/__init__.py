@@ -16,12 +16,14 @@ from .outputs import (
     FetchWebhook,
     Hangup,
     InputResolved,
+    KeepMessage,
     Notice,
     Output,
     Play,
     PlaySilence,
     Progress,
     RatingGiven,
+    RecordMessage,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -39,6 +41,7 @@ from .events import (
     CallStarted,
     DtmfReceived,
     Event,
+    MessageRecorded,
     PlaybackFinished,
     ShutdownRequested,
     SpeechDetected,
@@ -47,7 +50,7 @@ from .events import (
     TransferFinished,
     WebhookReplied,
 )
-from .options import CallOptions, SpeechRecognition, SpeechSynthesis
+from .options import CallOptions, SpeechRecognition, SpeechSynthesis, VoicemailOptions
 from .record import CallRecord, DestinationOutcome, Outcome, Rating, RingOutcome, Step
 
 __all__ = [
@@ -74,6 +77,8 @@ __all__ = [
     "Event",
     "Hangup",
     "InputResolved",
+    "KeepMessage",
+    "MessageRecorded",
     "Notice",
     "Outcome",
     "Output",
@@ -83,6 +88,7 @@ __all__ = [
     "Progress",
     "Rating",
     "RatingGiven",
+    "RecordMessage",
     "RingOutcome",
     "ShutdownRequested",
     "SayDigits",
@@ -104,4 +110,5 @@ __all__ = [
     "TimerKind",
     "Transfer",
     "TransferFinished",
+    "VoicemailOptions",
 ]

@@ -178,6 +178,24 @@ class SpeechDetected:
         check_text(self, "text", self.text)
 
 
+@dataclass(frozen=True, slots=True)
+class MessageRecorded:
+    """The end of RecordMessage(job): how long the message is, or `error` if the switch recorded none."""
+
+    at: float
+    job: int
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_count(self, "job", self.job)
+        check_time(self, "duration_s", self.duration_s)
+        if self.error is not None:
+            check_text(self, "error", self.error)
+
+
 Event = (
     CallStarted
     | PlaybackFinished
@@ -189,4 +207,5 @@ Event = (
     | ShutdownRequested
     | WebhookReplied
     | SpeechDetected
+    | MessageRecorded
 )

@@ -63,6 +63,7 @@ class CallRecord:
     ratings: tuple[Rating, ...] = ()
     # Each destination rung by the call's bridged transfers, in order (every attempt of the call).
     destination_outcomes: tuple[DestinationOutcome, ...] = ()
+    voicemail_s: float | None = None  # the length of the message the caller left; None: none
 
     @property
     def duration(self) -> float:

@@ -386,6 +386,25 @@ def playback_arg(path: str, *, terminators: str | None = None) -> str:
     return f"%[playback_terminators={terminators}]{path}"
 
 
+def record_arg(path: str, *, max_seconds: int, silence_threshold: int, silence_seconds: int, terminators: str = "#") -> str:
+    """Argument for ``record``: ``%[playback_terminators=#]PATH MAX THRESHOLD HITS``.
+
+    mod_dptools splits it on spaces: the path (absolute, one word) is recorded for
+    at most ``max_seconds``, and, with a ``silence_threshold`` (energy score; 0: none),
+    ends after ``silence_seconds`` of frames below it. ``playback_terminators`` is the
+    record app's terminator set too, scoped to this execution as for ``playback``.
+    """
+    _token("record path", path)
+    _no_expansion("record path", path)
+    if not path.startswith("/"):
+        raise UnsafeArgument("record path", "must be absolute, so the switch writes where ivrflow reads", path)
+    for name, value in (("max_seconds", max_seconds), ("silence_threshold", silence_threshold), ("silence_seconds", silence_seconds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UnsafeArgument(f"record {name}", "must be a whole number, not negative", repr(value))
+    _match("record terminators", _TERMINATORS, terminators, "digits from 0-9*#")
+    return f"%[playback_terminators={terminators}]{path} {max_seconds} {silence_threshold} {silence_seconds}"
+
+
 def silence_arg(milliseconds: int) -> str:
     """``playback`` argument for silence; useful as an interruptible pause."""
     if isinstance(milliseconds, bool) or not isinstance(milliseconds, int) or milliseconds <= 0:

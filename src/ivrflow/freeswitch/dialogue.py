@@ -71,6 +71,7 @@ from ..engine import (
     CallerHungUp,
     DtmfReceived,
     Event as EngineEvent,
+    MessageRecorded,
     Play,
     PlaybackFinished,
     PlaySilence,
@@ -159,6 +160,7 @@ class _App:
     break_sent: bool = False
     sent_at: float = 0.0
     legs: tuple[tuple[str, str], ...] = ()  # a bridge's (leg uuid, destination), to read originate_causes by
+    record_job: int | None = None  # a voicemail recording's RecordMessage job
 
 
 @dataclass(slots=True)
@@ -363,6 +365,8 @@ class EslDialogue:
             result = self._transfer_complete(app, event, at)
         elif app.listen_id is not None and app.listen_id == self._listen:
             self._hearing = True
+        elif app.record_job is not None:
+            result = _recorded(app.record_job, event, at)
         self._send_next_app()
         return result
 
@@ -498,6 +502,10 @@ class EslDialogue:
         self._queue_app("set", esl.set_arg("hangup_after_bridge", "false"))
         self._queue_app("bridge", bridge, transfer=True, legs=tuple(zip(uuids, destinations)))
 
+    def record_message(self, job: int, path: Path, max_seconds: int, silence_threshold: int, silence_seconds: int) -> None:
+        build = functools.partial(esl.record_arg, max_seconds=max_seconds, silence_threshold=silence_threshold, silence_seconds=silence_seconds)
+        self._queue_app("record", _safe(build, str(path)), record_job=job)
+
     def hang_up(self, cause: str) -> None:
         self._apps.clear()
         if not self.hung_up:
@@ -566,11 +574,11 @@ class EslDialogue:
 
     def _queue_app(
         self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, listen_id: int | None = None,
-        legs: tuple[tuple[str, str], ...] = (),
+        legs: tuple[tuple[str, str], ...] = (), record_job: int | None = None,
     ) -> None:
         if self.hung_up:
             return
-        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id, legs=legs))
+        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id, legs=legs, record_job=record_job))
         self._send_next_app()
 
     def _next_event_uuid(self) -> str:
@@ -591,6 +599,14 @@ class EslDialogue:
         # with the answer's Application-UUID, is then nobody's).
         command = esl.execute(app.name, app.arg, event_uuid=app.event_uuid, event_lock=app.name == "answer")
         self._send(command, _Awaits.APP, app)
+
+
+def _recorded(job: int, event: EslEvent, at: float) -> MessageRecorded:
+    """The record app's end: it sets record_ms once the file is closed, also after a hangup (switch_ivr_record_file)."""
+    milliseconds = event.get("variable_record_ms") or ""
+    if not milliseconds.isdigit():
+        return MessageRecorded(at, job, error=clip_text(f"the switch recorded nothing ({event.get('Application-Response') or 'no record_ms'})"))
+    return MessageRecorded(at, job, int(milliseconds) / 1000.0)
 
 
 class ChannelVariables(Mapping[str, str]):
