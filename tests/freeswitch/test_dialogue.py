@@ -15,6 +15,7 @@ from ivrflow.engine import (
     DestinationOutcome,
     DtmfReceived,
     Event,
+    MessageRecorded,
     Play,
     PlaybackFinished,
     SwitchFailed,
@@ -395,6 +396,30 @@ def test_a_single_legs_cause_is_a_plain_value_and_a_leg_never_made_has_the_bridg
     dialogue, bridge = ring(("101",), ring_timeout=5)
     done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "USER_NOT_REGISTERED"))
     assert feed(dialogue, OK + done)[0].destinations == (DestinationOutcome("101", "failed", "USER_NOT_REGISTERED"),)  # type: ignore[union-attr]
+
+
+def test_a_recording_is_the_record_app_and_its_record_ms_comes_back_also_after_a_hangup() -> None:
+    dialogue, _, _ = connected()
+    dialogue.record_message(7, Path("/spool/incoming/m1.wav"), 120, 200, 5)
+    sent = dialogue.data_to_send()
+    assert b"execute-app-name: record\nexecute-app-arg: %[playback_terminators=#]/spool/incoming/m1.wav 120 200 5\n" in sent
+    hangup = event("CHANNEL_HANGUP", ("Hangup-Cause", "NORMAL_CLEARING"))
+    done = complete(app_uuid(sent), "record", "_none_", ("variable_record_ms", "12480"))
+    assert feed(dialogue, OK + hangup + done) == [CallerHungUp(100.0, "NORMAL_CLEARING"), MessageRecorded(100.0, 7, 12.48)]
+
+
+def test_a_record_that_wrote_nothing_is_reported_as_such() -> None:
+    dialogue, _, _ = connected()
+    dialogue.record_message(1, Path("/spool/incoming/m1.wav"), 120, 200, 5)
+    done = complete(app_uuid(dialogue.data_to_send()), "record", "_none_")
+    (recorded,) = feed(dialogue, OK + done)
+    assert isinstance(recorded, MessageRecorded) and recorded.error is not None and "recorded nothing" in recorded.error
+
+
+def test_a_recording_path_the_record_app_would_split_is_refused() -> None:
+    dialogue, _, _ = connected()
+    with pytest.raises(UnsafeValue):
+        dialogue.record_message(1, Path("/spool/in coming/m1.wav"), 120, 200, 5)
 
 
 # --- hangups ----------------------------------------------------------------------
