@@ -446,7 +446,8 @@ class Session:
         outcomes = [(leg, self.script.bridge_outcome(_endpoint(leg))) for leg in legs]
         # origination_uuid names a leg's channel; without it the switch makes one up.
         uuids = {leg: _leg_blocks(leg)[0].get("origination_uuid") or str(uuid_mod.uuid4()) for leg in legs}
-        answered = [(o.ring_seconds, leg, o) for leg, o in outcomes if o.result == "answer" and o.ring_seconds <= give_up]
+        # The first to answer wins; at the same moment, the one dialled first.
+        answered = [(o.ring_seconds, i, leg, o) for i, (leg, o) in enumerate(outcomes) if o.result == "answer" and o.ring_seconds <= give_up]
         # Without an answer the originate waits until every leg has failed, or until it gives up.
         ring = min(max((o.ring_seconds if o.result != "answer" else give_up for _, o in outcomes), default=0.0), give_up)
         if answered:
@@ -455,7 +456,7 @@ class Session:
         if result != "done":
             return
         ch = self.channel
-        winner = min(answered)[1] if answered else None
+        winner = min(answered)[2] if answered else None
         _push_originate_causes(ch, [(uuids[leg], _leg_cause(o, ring, leg == winner, winner is not None)) for leg, o in outcomes])
         if winner is None:
             first = outcomes[0][1].result
@@ -471,7 +472,7 @@ class Session:
             if not keeps_call and (failure_causes is not None or cause not in _SOFT_BRIDGE_FAILURES or continue_on_fail):
                 self.hangup(cause, "command")
             return
-        _, leg, outcome = min(answered)
+        _, _, leg, outcome = min(answered)
         b_uuid = uuids[leg]
         self.record.bridged_to = _endpoint(leg)
         self.answer()
