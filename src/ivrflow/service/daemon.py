@@ -126,7 +126,8 @@ class Daemon:
             ),
             observe=self.metrics.webhook_done,
         )
-        self.mailer, voicemail = _voicemail(settings)
+        self.mailer, self._voicemail = _voicemail(settings)
+        voicemail = self._voicemail
         self.setup = CallSetup(
             CallOptions(hold_sound=_sound_setting(settings, "--webhook-hold-sound", settings.webhook_hold_sound),
                         webhook_deadline_s=settings.webhook_deadline),
@@ -255,6 +256,8 @@ class Daemon:
             raise StartupError(_cannot_listen("for FreeSWITCH", "--esl-listen", self.settings.esl_listen, exc)) from None
         if self.mailer is not None:
             self.mailer.start()  # what the spool holds from before (a restart, a relay that was down) goes out now
+        elif self._voicemail is not None:
+            self._voicemail.box.spool.recover()  # without a relay too: finish what a crash interrupted
         if self.ari is not None:
             self.ari.start()
             log.info("Asterisk: ARI at %s, Stasis app %s", self.settings.ari_url, self.settings.ari_app)
