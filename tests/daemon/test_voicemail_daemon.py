@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ivrflow.engine import VoicemailOptions
+from ivrflow.service.daemon import Daemon
+from ivrflow.service.settings import resolve
 from ivrflow.testing import BridgeOutcome, start_call
 
 from tests.voicemail.relay import CERT, PASSWORD, USER, free_port, relay
@@ -60,3 +63,19 @@ def test_a_spool_path_with_a_space_or_an_unreadable_password_file_stops_the_star
                          "--smtp-password-file", str(tmp_path / "missing"))
     assert "--smtp-password-file" in stderr and stderr.count("\n") <= 2
     assert "--voicemail-beep" in serve_fails(tmp_path, "--voicemail-spool", str(tmp_path / "spool"), "--voicemail-beep", "nope.wav")
+
+
+def test_only_freeswitch_calls_get_the_voicemail_spool(tmp_path: Path) -> None:
+    menu = tmp_path / "menu.yaml"
+    menu.write_text(VOICEMAIL_MENU)
+    settings = resolve(
+        {"menu": str(menu), "sounds": str(SOUNDS), "esl_listen": "127.0.0.1:0", "metrics_listen": "off",
+         "call_records": str(tmp_path / "calls.jsonl"), "voicemail_spool": str(tmp_path / "spool"),
+         "voicemail_max_seconds": "30"},
+        environ={},
+    )
+    d = Daemon(settings)
+    assert d.server.setup.options.voicemail == VoicemailOptions(max_seconds=30, beep="beep.wav")
+    assert d.server.setup.voicemail is not None and d.mailer is None  # no smtp_host: messages stay in the spool
+    assert d.setup.options.voicemail is None and d.setup.voicemail is None  # what ARI calls are set up with
+    d.close()

@@ -127,13 +127,12 @@ class Daemon:
             observe=self.metrics.webhook_done,
         )
         self.mailer, self._voicemail = _voicemail(settings)
-        voicemail = self._voicemail
         self.setup = CallSetup(
             CallOptions(hold_sound=_sound_setting(settings, "--webhook-hold-sound", settings.webhook_hold_sound),
                         webhook_deadline_s=settings.webhook_deadline),
             WebhookWork(self.webhooks, settings.client_prefix, self.metrics.webhook_done),
         )
-        fs_setup = _with_voicemail(_with_speech(self.setup, settings), voicemail)
+        fs_setup = _with_voicemail(_with_speech(self.setup, settings), self._voicemail)
         self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls, fs_setup)
         self.ari = self._ari(settings) if settings.ari_url else None
         self.admin: Any = None
