@@ -18,7 +18,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "asterisk": {"calls", "engine", "menu", "cooperative_http"},
     "webhooks": {"menu", "cooperative_http"},
     "voicemail": set(),
-    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs", "webhooks", "menu_api"},
+    "service": {"calls", "engine", "menu", "freeswitch", "asterisk", "logs", "webhooks", "menu_api", "voicemail"},
     "tools": {"calls", "engine", "menu", "freeswitch", "logs"},
     "testing": {"freeswitch"},
     "api": {"menu", "tools", "logs"},

@@ -11,6 +11,7 @@ from ivrflow.asterisk.dialogue import LEG_ARG, AriDialogue, AriRequest, Dialogue
 from ivrflow.calls.switch import UnsafeValue
 from ivrflow.engine import (
     CallerHungUp,
+    DestinationOutcome,
     DtmfReceived,
     Play,
     PlaybackFinished,
@@ -192,7 +193,9 @@ def test_several_destinations_ring_together_and_the_losers_are_hung_up() -> None
     assert d.owns(f"{CH}-l1") and d.owns(f"{CH}-l2")
     assert d.on_event(leg_dial(f"{CH}-l2", "RINGING"), 1.0).events == []
     step = d.on_event(leg_dial(f"{CH}-l2", "ANSWER"), 4.0)
-    assert step.events == [TransferFinished(4.0, True)]
+    # The loser is hung up while it rings: Asterisk's dialstatus for it is CANCEL.
+    outcomes = (DestinationOutcome("101", "no_answer", "CANCEL"), DestinationOutcome("102", "answered", "ANSWER"))
+    assert step.events == [TransferFinished(4.0, True, destinations=outcomes)]
     assert step.requests == [
         req("DELETE", f"/channels/{CH}-l1", ("reason", "answered_elsewhere")),
         req("POST", f"/bridges/{CH}-b/addChannel", ("channel", f"{CH}-l2")),
@@ -209,7 +212,8 @@ def test_nobody_answers_is_a_failed_transfer_and_the_bridge_goes() -> None:
     d.transfer(("101", "102"), "transfer", 0.0)
     assert d.on_event(leg_dial(f"{CH}-l1", "BUSY"), 2.0).events == []
     step = d.on_event(leg_dial(f"{CH}-l2", "NOANSWER"), 20.0)
-    assert step.events == [TransferFinished(20.0, False, "NO_ANSWER")]
+    outcomes = (DestinationOutcome("101", "busy", "BUSY"), DestinationOutcome("102", "no_answer", "NOANSWER"))
+    assert step.events == [TransferFinished(20.0, False, "NO_ANSWER", outcomes)]
     assert step.requests == [req("DELETE", f"/bridges/{CH}-b")]
 
 

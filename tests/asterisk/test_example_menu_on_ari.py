@@ -114,7 +114,31 @@ def test_a_bridged_transfer_is_held_until_a_side_hangs_up_then_let_go(ari: Ari) 
     ari.calls._menu = lambda: changed
     channel_id, record = ari.call(keys=[AriKey(10.0, "2")])
     assert record["transfer_destinations"] == ["101", "102"]
+    assert record["destination_outcomes"] == [
+        {"destination": "101", "outcome": "answered", "cause": "ANSWER"},
+        {"destination": "102", "outcome": "no_answer", "cause": "CANCEL"},  # hung up as 101 answered
+    ]
     # The target talked and hung up: the caller was hung up, the bridge went, the session closed.
     assert not ari.emu.channel(channel_id).alive
     assert ari.emu.asterisk.bridges == {}
     assert ari.calls.registry.open == 0
+
+
+def test_nobody_answering_on_asterisk_records_each_legs_dialstatus_and_voicemail_is_not_offered(ari: Ari) -> None:
+    from ivrflow.testing.ari_script import DialOutcome
+
+    outcomes = {"PJSIP/101": DialOutcome("busy", ring_seconds=0.05)}
+    ari.emu.server.rest.leg_script = lambda: AriCallScript(dial_outcomes=outcomes, default_dial_outcome=DialOutcome("no_answer", 0.1))
+    menu = ari.calls._menu()
+    ivr = menu.ivrs[0]
+    option = ivr.contexts[0].options["2"][0].model_copy(update={"transfer_dst": "101,102"})
+    context = ivr.contexts[0].model_copy(update={"options": {**ivr.contexts[0].options, "2": (option,)}})
+    changed = menu.model_copy(update={"ivrs": (ivr.model_copy(update={"contexts": (context,), "vm_enabled": True}),)})
+    ari.calls._menu = lambda: changed
+    _, record = ari.call(keys=[AriKey(10.0, "2")])
+    assert record["outcome"] == "hangup" and record["voicemail_s"] is None
+    assert record["destination_outcomes"] == [
+        {"destination": "101", "outcome": "busy", "cause": "BUSY"},
+        {"destination": "102", "outcome": "no_answer", "cause": "NOANSWER"},
+    ]
+    assert any("no voicemail spool" in notice for notice in record["notices"])

@@ -23,6 +23,7 @@ from ivrflow.menu.model import Rule
 from ivrflow.menu.files import load_menu_file
 from ivrflow.calls.registry import CallRegistry
 from ivrflow.calls.setup import CallSetup
+from ivrflow.calls.voicemail_box import VoicemailBox
 from ivrflow.engine import CallOptions
 from ivrflow.service.webhook_work import WebhookWork
 from ivrflow.webhooks.client import WebhookClient, WebhookSettings
@@ -97,9 +98,11 @@ class Ivrflow:
 
 @contextmanager
 def ivrflow(
-    menu: Menu | None = None, webhooks: WebhookSettings | None = None, options: CallOptions = CallOptions(), **settings: Any
+    menu: Menu | None = None, webhooks: WebhookSettings | None = None, options: CallOptions = CallOptions(),
+    voicemail: VoicemailBox | None = None, **settings: Any,
 ) -> Iterator[Ivrflow]:
-    """With `webhooks`, call_interactive requests go out through a real client, as in the daemon."""
+    """With `webhooks`, call_interactive requests go out through a real client, as in the daemon;
+    with `voicemail` (and voicemail options), messages go to that box."""
     registry = CollectorRegistry()
     records: list[dict[str, Any]] = []
     calls = CallRegistry(max_calls=10_000)
@@ -107,10 +110,10 @@ def ivrflow(
     observer = Observer(metrics, records.append)
     switch = switch_settings(SOUNDS, command_timeout=2.0, teardown_timeout=2.0, **settings)
     current = menu or example_menu()
-    setup = CallSetup(options)
+    setup = CallSetup(options, voicemail=voicemail)
     if webhooks is not None:
         client = WebhookClient(webhooks, observe=metrics.webhook_done)
-        setup = CallSetup(options, WebhookWork(client, "000", metrics.webhook_done))
+        setup = CallSetup(options, WebhookWork(client, "000", metrics.webhook_done), voicemail)
     server = EslServer(("127.0.0.1", 0), lambda: current, switch, observer, calls, setup)
     it = Ivrflow(server, registry, records)
     server.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import time
 import socket
 
@@ -67,17 +68,21 @@ def test_caller_hangup_while_a_multi_destination_transfer_rings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("outcome", "want_outcome", "want_hangup"),
-    [(BridgeOutcome("answer", ring_seconds=0.5, talk_seconds=1.0), "transfer", None),
-     (BridgeOutcome("busy", ring_seconds=0.5), "hangup", "NORMAL_CLEARING")],
+    ("outcome", "want_outcome", "want_hangup", "each"),
+    [(BridgeOutcome("answer", ring_seconds=0.5, talk_seconds=1.0), "transfer", None,
+      [("answered", ""), ("no_answer", "LOSE_RACE")]),
+     (BridgeOutcome("busy", ring_seconds=0.5), "hangup", "NORMAL_CLEARING", [("busy", "USER_BUSY")] * 2)],
 )
-def test_multi_destination_transfer_rings_together_and_learns_the_result(outcome, want_outcome, want_hangup) -> None:
+def test_multi_destination_transfer_rings_together_and_learns_the_result(outcome, want_outcome, want_hangup, each) -> None:
     menu = ring_together_menu()
     with ivrflow(menu, bridge_template="user/{number}") as it:
         switch, record = call(it, default_bridge_outcome=outcome)
     bridge = next(run for run in switch.applications if run.name == "bridge")
-    assert bridge.arg == "user/101,user/102"
+    assert re.fullmatch(r"\[origination_uuid=[0-9a-f-]{36}\]user/101,\[origination_uuid=[0-9a-f-]{36}\]user/102", bridge.arg)
     assert record["outcome"] == want_outcome
+    assert [(o["destination"], o["outcome"], o["cause"]) for o in record["destination_outcomes"]] == [
+        (destination, *got) for destination, got in zip(("101", "102"), each)
+    ]
     if want_hangup:
         assert "transfer failed" in record["reason"]
 

@@ -35,6 +35,7 @@ from ivrflow.engine import (
     FetchWebhook,
     Hangup,
     InputResolved,
+    KeepMessage,
     Notice,
     Output,
     Play,
@@ -42,6 +43,7 @@ from ivrflow.engine import (
     PlaySilence,
     PROGRESS_TYPES,
     RatingGiven,
+    RecordMessage,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -303,6 +305,10 @@ def brief(output: Output) -> tuple[Any, ...]:
             return ("fetch", method, url)
         case CancelWebhook():
             return ("cancel_fetch",)
+        case RecordMessage(max_seconds=seconds, silence_threshold=threshold, silence_seconds=silent):
+            return ("record_message", seconds, threshold, silent)
+        case KeepMessage(duration_s=duration):
+            return ("keep_message", duration)
         case Hangup(cause=cause):
             return ("hangup", cause)
         case CallFinished(record=rec):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivrflow.engine import CallOptions, CancelWebhook, FetchWebhook, TimerKind
+from ivrflow.engine import CallOptions, CancelWebhook, DestinationOutcome, FetchWebhook, TimerKind, TransferFinished
 from ivrflow.menu.verbs import TTS, Hangup, Jump, Pause, PlaySound, SetCaller, SetVar, SimpleTransfer
 
 from .helpers import (
@@ -173,6 +173,17 @@ def test_a_transfer_that_is_not_final_comes_back_when_nobody_answers() -> None:
     assert commands(out)[:2] == [("set", "after", "1"), ("transfer", "200")]
     d.transfer_result(ok=True)
     assert any("NO_ANSWER" in e for e in d.record.errors)
+
+
+def test_each_destinations_outcome_of_every_ringing_attempt_is_in_the_record() -> None:
+    d = waiting([call_interactive(), call_interactive()])
+    d.reply(SimpleTransfer(destinations=("300", "301"), final=False, timeout=15))
+    first = (DestinationOutcome("300", "no_answer", "NO_ANSWER"), DestinationOutcome("301", "busy", "USER_BUSY"))
+    d.feed(TransferFinished(d.now, False, "NO_ANSWER", first))
+    d.reply(SimpleTransfer(destinations=("302",), final=False, timeout=15))
+    second = (DestinationOutcome("302", "answered"),)
+    d.feed(TransferFinished(d.now, True, "SUCCESS", second))
+    assert d.record.outcome == "transfer" and d.record.destination_outcomes == first + second
 
 
 def test_an_answered_transfer_that_is_not_final_ends_the_call_as_transferred() -> None:

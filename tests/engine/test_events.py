@@ -29,6 +29,7 @@ from ivrflow.engine import (
     TimerKind,
     Transfer,
     TransferFinished,
+    DestinationOutcome,
 )
 
 TIMER = Timer(TimerKind.INTER_DIGIT, 3)
@@ -55,6 +56,8 @@ INVALID: list[tuple[str, Callable[[], object], type[Exception]]] = [
     ("cause too long", lambda: CallerHungUp(1.0, LONG), ValueError),
     ("ok not a bool", lambda: TransferFinished(1.0, 1), TypeError),  # type: ignore[arg-type]
     ("transfer cause too long", lambda: TransferFinished(1.0, False, LONG), ValueError),
+    ("destination outcome not one", lambda: TransferFinished(1.0, False, "", ("300",)), TypeError),  # type: ignore[arg-type]
+    ("destination outcome unknown", lambda: DestinationOutcome("300", "maybe"), ValueError),  # type: ignore[arg-type]
     ("reason too long", lambda: SwitchFailed(1.0, LONG), ValueError),
     ("reason not a str", lambda: ShutdownRequested(1.0, b"SIGTERM"), TypeError),  # type: ignore[arg-type]
     ("variables not a Mapping", lambda: CallStarted(1.0, [("a", "1")]), TypeError),  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,8 +12,10 @@ from ivrflow.calls.routing import Rejected
 from ivrflow.calls.switch import UnsafeValue
 from ivrflow.engine import (
     CallerHungUp,
+    DestinationOutcome,
     DtmfReceived,
     Event,
+    MessageRecorded,
     Play,
     PlaybackFinished,
     SwitchFailed,
@@ -340,9 +343,14 @@ def test_exit_after_transfer_releases_when_the_channel_leaves_the_socket() -> No
     assert dialogue.released
 
 
-def test_ringing_several_destinations_is_one_bridge_and_an_answered_bridge_hangs_up_after() -> None:
+def leg_uuids(bridge: bytes) -> list[str]:
+    [arg] = [line for line in bridge.split(b"\n") if line.startswith(b"execute-app-arg: ")]
+    return re.findall(r"\[origination_uuid=([0-9a-f-]+)\]", arg.decode())
+
+
+def ring(destinations: tuple[str, ...], ring_timeout: int | None = None) -> tuple[EslDialogue, bytes]:
     dialogue, _, _ = connected()
-    dialogue.transfer(("101", "102"), "transfer")
+    dialogue.transfer(destinations, "transfer", ring_timeout)
     sets = []
     for _ in range(2):
         sent = dialogue.data_to_send()
@@ -350,21 +358,68 @@ def test_ringing_several_destinations_is_one_bridge_and_an_answered_bridge_hangs
         feed(dialogue, OK + complete(app_uuid(sent), "set", "+OK"))
     assert b"execute-app-arg: continue_on_fail=true" in sets[0]
     assert b"execute-app-arg: hangup_after_bridge=false" in sets[1]
-    bridge = dialogue.data_to_send()
-    assert b"execute-app-name: bridge\nexecute-app-arg: user/101,user/102\n" in bridge
-    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "SUCCESS"))
-    assert feed(dialogue, OK + done) == [TransferFinished(100.0, True, "SUCCESS")]
+    return dialogue, dialogue.data_to_send()
+
+
+def test_ringing_several_destinations_is_one_bridge_and_an_answered_bridge_hangs_up_after() -> None:
+    dialogue, bridge = ring(("101", "102"))
+    first, second = leg_uuids(bridge)
+    assert f"execute-app-arg: [origination_uuid={first}]user/101,[origination_uuid={second}]user/102\n".encode() in bridge
+    # As FreeSWITCH 1.10 gives it: a user/ leg's own originate pushes an entry too, the loser is LOSE_RACE.
+    causes = f"ARRAY::{first};NONE|:{second};LOSE_RACE|:{first};NONE"
+    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "SUCCESS"), ("variable_originate_causes", causes))
+    outcomes = (DestinationOutcome("101", "answered"), DestinationOutcome("102", "no_answer", "LOSE_RACE"))
+    assert feed(dialogue, OK + done) == [TransferFinished(100.0, True, "SUCCESS", outcomes)]
     assert dialogue.data_to_send() == b"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n"
 
 
-def test_an_unanswered_bridge_is_a_failed_transfer() -> None:
+def test_an_unanswered_bridge_is_a_failed_transfer_with_each_legs_cause() -> None:
+    dialogue, bridge = ring(("101", "102", "103"), ring_timeout=20)
+    assert b"execute-app-arg: {originate_timeout=20}[origination_uuid=" in bridge
+    first, second, _ = leg_uuids(bridge)
+    # Entries of an earlier bridge of the call stay; the third leg got no channel at all.
+    causes = f"ARRAY::0000-old;NO_ANSWER|:{first};NO_ANSWER|:{second};USER_BUSY"
+    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "NO_ANSWER"), ("variable_originate_causes", causes))
+    outcomes = (
+        DestinationOutcome("101", "no_answer", "NO_ANSWER"),
+        DestinationOutcome("102", "busy", "USER_BUSY"),
+        DestinationOutcome("103", "failed", ""),
+    )
+    assert feed(dialogue, OK + done) == [TransferFinished(100.0, False, "NO_ANSWER", outcomes)]
+
+
+def test_a_single_legs_cause_is_a_plain_value_and_a_leg_never_made_has_the_bridges_cause() -> None:
+    dialogue, bridge = ring(("101",), ring_timeout=5)
+    (leg,) = leg_uuids(bridge)
+    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "CALL_REJECTED"), ("variable_originate_causes", f"{leg};CALL_REJECTED"))
+    assert feed(dialogue, OK + done)[0].destinations == (DestinationOutcome("101", "failed", "CALL_REJECTED"),)  # type: ignore[union-attr]
+    dialogue, bridge = ring(("101",), ring_timeout=5)
+    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "USER_NOT_REGISTERED"))
+    assert feed(dialogue, OK + done)[0].destinations == (DestinationOutcome("101", "failed", "USER_NOT_REGISTERED"),)  # type: ignore[union-attr]
+
+
+def test_a_recording_is_the_record_app_and_its_record_ms_comes_back_also_after_a_hangup() -> None:
     dialogue, _, _ = connected()
-    dialogue.transfer(("101", "102"), "transfer")
-    for _ in range(2):
-        feed(dialogue, OK + complete(app_uuid(dialogue.data_to_send()), "set", "+OK"))
-    bridge = dialogue.data_to_send()
-    done = complete(app_uuid(bridge), "bridge", "+OK", ("variable_originate_disposition", "NO_ANSWER"))
-    assert feed(dialogue, OK + done) == [TransferFinished(100.0, False, "NO_ANSWER")]
+    dialogue.record_message(7, Path("/spool/incoming/m1.wav"), 120, 200, 5)
+    sent = dialogue.data_to_send()
+    assert b"execute-app-name: record\nexecute-app-arg: %[playback_terminators=#]/spool/incoming/m1.wav 120 200 5\n" in sent
+    hangup = event("CHANNEL_HANGUP", ("Hangup-Cause", "NORMAL_CLEARING"))
+    done = complete(app_uuid(sent), "record", "_none_", ("variable_record_ms", "12480"))
+    assert feed(dialogue, OK + hangup + done) == [CallerHungUp(100.0, "NORMAL_CLEARING"), MessageRecorded(100.0, 7, 12.48)]
+
+
+def test_a_record_that_wrote_nothing_is_reported_as_such() -> None:
+    dialogue, _, _ = connected()
+    dialogue.record_message(1, Path("/spool/incoming/m1.wav"), 120, 200, 5)
+    done = complete(app_uuid(dialogue.data_to_send()), "record", "_none_")
+    (recorded,) = feed(dialogue, OK + done)
+    assert isinstance(recorded, MessageRecorded) and recorded.error is not None and "recorded nothing" in recorded.error
+
+
+def test_a_recording_path_the_record_app_would_split_is_refused() -> None:
+    dialogue, _, _ = connected()
+    with pytest.raises(UnsafeValue):
+        dialogue.record_message(1, Path("/spool/in coming/m1.wav"), 120, 200, 5)
 
 
 # --- hangups ----------------------------------------------------------------------

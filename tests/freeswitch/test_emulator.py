@@ -252,6 +252,33 @@ def test_bridge_outcomes(outcome: BridgeOutcome, continue_on_fail: bool, cause: 
     assert len(app.events("CHANNEL_BRIDGE")) == len(app.events("CHANNEL_UNBRIDGE")) == (1 if bridged else 0)
 
 
+@pytest.mark.parametrize(
+    ("outcomes", "causes"),
+    [
+        # One answers: it is still up (NONE); one failed before by itself; the other lost the race.
+        ((BridgeOutcome("answer", 0.5, 0.1), BridgeOutcome("busy", 0.2), BridgeOutcome("no_answer", 0.7)), ["NONE", "USER_BUSY", "LOSE_RACE"]),
+        # Nobody answers before originate_timeout (1 s): what still rings then is NO_ANSWER.
+        ((BridgeOutcome("answer", 3.0), BridgeOutcome("rejected", 0.2), BridgeOutcome("no_answer", 2.0)), ["NO_ANSWER", "CALL_REJECTED", "NO_ANSWER"]),
+    ],
+)
+def test_a_bridge_pushes_each_legs_cause_onto_originate_causes(outcomes: tuple[BridgeOutcome, ...], causes: list[str]) -> None:
+    legs = [str(uuid.uuid4()) for _ in outcomes]
+    script = CallScript(time_scale=SCALE, bridge_outcomes={f"sofia/gw/{n}": o for n, o in zip(("100", "200", "300"), outcomes)})
+    seen: list[str] = []
+
+    def logic(app: App) -> None:
+        app.handshake()
+        app.execute("set", c.set_arg("continue_on_fail", "true"))
+        arg = c.bridge_arg("sofia/gw/{number}", ["100", "200", "300"], variables={"originate_timeout": "1"}, leg_uuids=legs)
+        for _ in range(2):  # a second bridge's entries come after the first's
+            seen.append(app.execute("bridge", arg).get("variable_originate_causes") or "")
+        app.finish()
+
+    serve(logic, script)
+    entries = [f"{leg};{cause}" for leg, cause in zip(legs, causes)]
+    assert seen == ["ARRAY::" + "|:".join(entries), "ARRAY::" + "|:".join(entries * 2)]
+
+
 def test_transfer_keeps_the_socket_and_later_commands_run_on_the_new_extension() -> None:
     script = CallScript(time_scale=SCALE, transfer_extensions={"200": [("answer", ""), ("park", "")]})
 

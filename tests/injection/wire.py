@@ -15,6 +15,8 @@ APPS = {"answer", "playback", "say", "export", "set", "transfer", "bridge"}
 # What ivrflow itself sets with `set` (caller id rules, bridge control); a menu's variables go by `export`.
 RUNTIME_SET = re.compile(r"(effective_caller_id_(number|name)|continue_on_fail|hangup_after_bridge)")
 SAY = re.compile(r"%\[playback_terminators=(any|none)\][a-z]{2} number (iterated|pronounced) [0-9*#]{1,64}")
+LEG_UUID = r"\[origination_uuid=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\]"
+RING_TIMEOUT = re.compile(r"^\{originate_timeout=[0-9]{1,3}\}")
 PLAYBACK = re.compile(r"%\[playback_terminators=(any|none)\](/[^\s%]+|silence_stream://[0-9]+)")
 
 
@@ -57,8 +59,10 @@ def _app_problems(command: ClientCommand, sound_dir: str, bridge_template: str, 
         return []
     if app == "bridge":
         # the operator's template (checked at start-up) around each dialable destination
-        leg = re.compile(re.escape(bridge_template).replace(re.escape("{number}"), r"\+?[0-9*#]{1,32}"))
-        if "|" in arg or not all(leg.fullmatch(part) for part in arg.split(",")):
+        # around each dialable destination, named by the uuid ivrflow chose; a ring timeout may lead
+        leg = re.compile(LEG_UUID + re.escape(bridge_template).replace(re.escape("{number}"), r"\+?[0-9*#]{1,32}"))
+        legs = RING_TIMEOUT.sub("", arg, count=1)
+        if "|" in legs or not all(leg.fullmatch(part) for part in legs.split(",")):
             return [f"bridge argument {arg[:80]!r} is not one plain leg per destination"]
         return []
     if app == "say":

@@ -16,6 +16,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from ivrflow.voicemail.mailer import MailEvent
+
 HERE = Path(__file__).parent
 CERT, KEY = HERE / "relay-cert.pem", HERE / "relay-key.pem"
 USER, PASSWORD = "ivrflow", "s3cret"
@@ -43,6 +45,23 @@ class Received:
         if ok:
             self.logins.append(data.login.decode())
         return AuthResult(success=ok)
+
+
+class Events:
+    """The mailer's events, to wait on."""
+
+    def __init__(self) -> None:
+        self.seen: list[MailEvent] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, event: MailEvent) -> None:
+        with self.changed:
+            self.seen.append(event)
+            self.changed.notify_all()
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 20) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: [e.kind for e in self.seen].count(kind) >= count, timeout)
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -13,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ivrflow.voicemail.mailer import MailEvent, Mailer, SmtpSettings
+from ivrflow.voicemail.mailer import Mailer, SmtpSettings
 from ivrflow.voicemail.spool import Spool, VoicemailMeta
 
-from .relay import CERT, PASSWORD, USER, Received, free_port, relay
+from .relay import CERT, PASSWORD, USER, Events, Received, free_port, relay
 
 META = VoicemailMeta(
     call_uuid="call-1", caller_number="79991234567", caller_name="Test Caller", ivr="071",
@@ -31,21 +30,6 @@ def settings(port: int) -> SmtpSettings:
         host="127.0.0.1", port=port, username=USER, password=PASSWORD, sender="ivr@example.org",
         ca_file=CERT, timeout_s=5, retry_first_s=0.05, retry_max_s=0.2,
     )
-
-
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[MailEvent] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, event: MailEvent) -> None:
-        with self.changed:
-            self.seen.append(event)
-            self.changed.notify_all()
-
-    def wait_for(self, kind: str, count: int = 1, timeout: float = 20) -> bool:
-        with self.changed:
-            return self.changed.wait_for(lambda: [e.kind for e in self.seen].count(kind) >= count, timeout)
 
 
 def spooled(spool: Spool, meta: VoicemailMeta = META) -> str:

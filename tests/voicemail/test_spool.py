@@ -81,6 +81,14 @@ def test_recover_commits_a_complete_message_a_crash_left_in_tmp(tmp_path: Path) 
     assert list(spool.trash.iterdir()) == [] and (spool.tmp / "20261202T000000Z-half").exists()
 
 
+def test_recover_names_a_recording_no_call_kept_and_leaves_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spool = Spool(tmp_path)
+    left = recorded(spool)
+    spool.recover()
+    assert left.exists() and spool.messages() == []
+    assert any(str(left) in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
 def test_a_message_with_a_broken_sidecar_is_left_alone(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     good = spool.commit(recorded(spool), META)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import gevent
 import gevent.queue
 
 from ..calls.switch import Playable, UnsafeValue
-from ..engine import Event, Speak, StartSpeech
+from ..engine import Event, MessageRecorded, Speak, StartSpeech
 from .dialogue import AriDialogue, AriRequest, Step, Json
 from .rest import AriRest, AriUnavailable
 
@@ -80,6 +81,11 @@ class AriCall:
 
     def hang_up(self, cause: str) -> None:
         self._apply(self.dialogue.hang_up(cause))
+
+    def record_message(self, job: int, path: Path, max_seconds: int, silence_threshold: int, silence_seconds: int) -> None:
+        # Voicemail is not built for Asterisk: the daemon gives ARI calls no voicemail options, so
+        # the engine never asks; should it, the call is told at once and nothing is recorded.
+        self._post(MessageRecorded(self._clock(), job, error="voicemail is not supported on Asterisk (ARI) yet"))
 
     def finished(self) -> None:
         self._apply(self.dialogue.finished())

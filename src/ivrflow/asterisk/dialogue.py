@@ -20,13 +20,29 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..calls.switch import Playable
-from ..engine import CallerHungUp, DtmfReceived, Event, PlaybackFinished, PlaySilence, SayDigits, SwitchFailed, TransferFinished
+from ..engine import (
+    CallerHungUp,
+    DestinationOutcome,
+    DtmfReceived,
+    Event,
+    PlaybackFinished,
+    PlaySilence,
+    RingOutcome,
+    SayDigits,
+    SwitchFailed,
+    TransferFinished,
+)
 from ..engine.events import DTMF_DIGITS
 from . import wire
 
 Json = Mapping[str, Any]
 LEG_ARG = "ivrflow-dialed"  # first Stasis argument of a leg ivrflow dials itself
 FAILED_DIAL = frozenset({"NOANSWER", "BUSY", "CANCEL", "CHANUNAVAIL", "CONGESTION"})
+# A dialled leg's end in the record (the Dial event's dialstatus is kept as its cause).
+RING_OUTCOMES: Mapping[str, RingOutcome] = {
+    "ANSWER": "answered", "NOANSWER": "no_answer", "CANCEL": "no_answer", "BUSY": "busy",
+    "CHANUNAVAIL": "failed", "CONGESTION": "failed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,8 @@ class AriDialogue:
         self._by_playback: dict[str, int] = {}
         self._continued = False
         self._legs: dict[str, str] = {}  # leg channel id -> destination, while ringing
+        self._dialled: dict[str, str] = {}  # every leg of the transfer under way -> destination, in order
+        self._ended: dict[str, DestinationOutcome] = {}  # how each leg of it ended, so far
         self._winner: str | None = None
         self._bridge = f"{channel_id}-b"
         self.hung_up = False  # the caller or we ended the channel: nothing more will be reported
@@ -150,9 +168,10 @@ class AriDialogue:
             AriRequest("POST", "/bridges", (("type", "mixing"), ("bridgeId", self._bridge), ("name", f"ivrflow-{self.channel_id}"))),
             AriRequest("POST", f"/bridges/{self._bridge}/addChannel", (("channel", self.channel_id),)),
         ]
+        self._dialled, self._ended = {}, {}
         for n, (destination, endpoint) in enumerate(zip(destinations, endpoints), 1):
             leg = f"{self.channel_id}-l{n}"
-            self._legs[leg] = destination
+            self._legs[leg] = self._dialled[leg] = destination
             args = f"{LEG_ARG},{self.channel_id}"
             step.requests += [
                 AriRequest("POST", "/channels/create", (("endpoint", endpoint), ("app", self.settings.app), ("appArgs", args), ("channelId", leg))),
@@ -240,10 +259,11 @@ class AriDialogue:
             return Step()
         if status == "ANSWER":
             self._winner = leg
+            self._leg_ended(leg, "ANSWER")
             del self._legs[leg]
             step = self._release_legs()
             step.requests.append(AriRequest("POST", f"/bridges/{self._bridge}/addChannel", (("channel", leg),)))
-            step.events.append(TransferFinished(at, True))
+            step.events.append(TransferFinished(at, True, destinations=self._outcomes()))
             return step
         if status in FAILED_DIAL:
             return self._leg_failed(leg, at, status)
@@ -251,12 +271,20 @@ class AriDialogue:
 
     def _leg_failed(self, leg: str, at: float, status: str) -> Step:
         self._legs.pop(leg, None)
+        self._leg_ended(leg, status)
         if self._legs or self._winner is not None:
             return Step()
         return Step(
             requests=[AriRequest("DELETE", f"/bridges/{self._bridge}")],
-            events=[TransferFinished(at, False, {"BUSY": "USER_BUSY"}.get(status, "NO_ANSWER"))],
+            events=[TransferFinished(at, False, {"BUSY": "USER_BUSY"}.get(status, "NO_ANSWER"), self._outcomes())],
         )
+
+    def _leg_ended(self, leg: str, status: str) -> None:
+        if leg in self._dialled and leg not in self._ended:
+            self._ended[leg] = DestinationOutcome(self._dialled[leg], RING_OUTCOMES.get(status, "failed"), status)
+
+    def _outcomes(self) -> tuple[DestinationOutcome, ...]:
+        return tuple(self._ended[leg] for leg in self._dialled if leg in self._ended)
 
     def _leg_gone(self, leg: str, at: float) -> Step:
         if leg in self._legs:
@@ -273,6 +301,7 @@ class AriDialogue:
     def _release_legs(self) -> Step:
         step = Step()
         for leg in self._legs:
+            self._leg_ended(leg, "CANCEL")  # Asterisk's dialstatus for a leg hung up while ringing
             step.requests.append(AriRequest("DELETE", f"/channels/{leg}", (("reason", "answered_elsewhere"),)))
         self._legs.clear()
         if self.hung_up and self._winner is not None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from ..engine import (
     PROGRESS_TYPES,
@@ -41,9 +42,12 @@ from ..engine import (
     Event,
     FetchWebhook,
     Hangup,
+    KeepMessage,
+    MessageRecorded,
     Output,
     Play,
     PlaySilence,
+    RecordMessage,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -65,6 +69,7 @@ from .observer import CallObserver
 from .outside import Cancellable, NoOutsideWork, NothingToCancel, OutsideWork
 from .switch import Switch, UnsafeValue
 from .timers import TimerHeap
+from .voicemail_box import VoicemailBox
 
 log = logging.getLogger("ivrflow.call")
 
@@ -80,6 +85,7 @@ class CallDriver:
         on_finished: Callable[[CallDriver], None] = lambda driver: None,
         wake: Callable[[], None] = lambda: None,
         outside: OutsideWork = NoOutsideWork(),
+        voicemail: VoicemailBox | None = None,
     ) -> None:
         self.call = call
         self.info = info
@@ -90,6 +96,8 @@ class CallDriver:
         self._wake = wake  # tells whoever runs the call that the inbox has work
         self.outside = outside
         self._jobs: dict[int, Cancellable] = {}  # outside work under way, by job
+        self.voicemail = voicemail
+        self._recordings: dict[int, Path] = {}  # where each RecordMessage's job records
         self.timers = TimerHeap()
         self._inbox: deque[Event] = deque()
         self._running = False
@@ -198,6 +206,12 @@ class CallDriver:
                 work = self._jobs.pop(job, None)
                 if work is not None:
                     work.cancel()
+            case RecordMessage(job=job):
+                self._record(output, job)
+            case KeepMessage(job=job, duration_s=duration):
+                path = self._recordings.pop(job, None)
+                if path is not None and self.voicemail is not None:
+                    self.voicemail.keep(self.info, self.call.ivr, path, duration)
             case CallFinished(record=record):
                 self.record = record
                 self.timers.clear()
@@ -208,6 +222,13 @@ class CallDriver:
                 self.observer.call_finished(self.info, record)
                 switch.finished()
                 self._on_finished(self)
+
+    def _record(self, record: RecordMessage, job: int) -> None:
+        if self.voicemail is None:  # the engine records only with voicemail options: a runtime mix-up
+            self.post(MessageRecorded(self.clock(), job, error="this runtime has no voicemail spool"))
+            return
+        path = self._recordings[job] = self.voicemail.new_recording()
+        self.switch.record_message(job, path, record.max_seconds, record.silence_threshold, record.silence_seconds)
 
     def _fetch(self, fetch: FetchWebhook, job: int) -> None:
         # The job is listed before the work starts, so a reply given while it starts

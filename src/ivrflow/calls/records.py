@@ -37,6 +37,12 @@ def record_json(info: CallInfo, record: CallRecord) -> dict[str, Any]:
         "outcome": record.outcome,
         "reason": record.reason,
         "transfer_destinations": [_clip(d) for d in record.transfer_destinations],
+        # How each destination a bridged transfer rang ended: answered, no_answer, busy or failed, with the switch's cause.
+        "destination_outcomes": [
+            {"destination": _clip(o.destination), "outcome": o.outcome, "cause": _clip(o.cause)} for o in record.destination_outcomes
+        ],
+        # Seconds of the voicemail message the caller left (it is in the spool); null: none.
+        "voicemail_s": None if record.voicemail_s is None else round(record.voicemail_s, 3),
         "notices": [_clip(n, MAX_NOTE_TEXT) for n in record.notices],
         "errors": [_clip(e, MAX_NOTE_TEXT) for e in record.errors],
         "ratings": [_rating(info, record, n, rating) for n, rating in enumerate(record.ratings, 1)],

@@ -10,6 +10,7 @@ for a value it refuses to put on the wire; the driver then ends the call.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Protocol
 
 from ..engine import Play, PlaySilence, SayDigits, Speak, StartSpeech
@@ -59,6 +60,10 @@ class Switch(Protocol):
         """
 
     def hang_up(self, cause: str) -> None: ...
+
+    def record_message(self, job: int, path: Path, max_seconds: int, silence_threshold: int, silence_seconds: int) -> None:
+        """Record the caller into `path` (a WAV file) until `#`, `max_seconds` or the silence cut-off;
+        the switch reports MessageRecorded(job), also when the caller hangs up meanwhile."""
 
     def finished(self) -> None:
         """The engine is done with the call: let go of it by the adapter's release rules."""

@@ -16,12 +16,14 @@ from .outputs import (
     FetchWebhook,
     Hangup,
     InputResolved,
+    KeepMessage,
     Notice,
     Output,
     Play,
     PlaySilence,
     Progress,
     RatingGiven,
+    RecordMessage,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -39,6 +41,7 @@ from .events import (
     CallStarted,
     DtmfReceived,
     Event,
+    MessageRecorded,
     PlaybackFinished,
     ShutdownRequested,
     SpeechDetected,
@@ -47,8 +50,8 @@ from .events import (
     TransferFinished,
     WebhookReplied,
 )
-from .options import CallOptions, SpeechRecognition, SpeechSynthesis
-from .record import CallRecord, Outcome, Rating, Step
+from .options import CallOptions, SpeechRecognition, SpeechSynthesis, VoicemailOptions
+from .record import CallRecord, DestinationOutcome, Outcome, Rating, RingOutcome, Step
 
 __all__ = [
     "MAX_TEXT_LENGTH",
@@ -67,12 +70,15 @@ __all__ = [
     "WebhookReplied",
     "Command",
     "ContextEntered",
+    "DestinationOutcome",
     "DtmfReceived",
     "EngineError",
     "clip_text",
     "Event",
     "Hangup",
     "InputResolved",
+    "KeepMessage",
+    "MessageRecorded",
     "Notice",
     "Outcome",
     "Output",
@@ -82,6 +88,8 @@ __all__ = [
     "Progress",
     "Rating",
     "RatingGiven",
+    "RecordMessage",
+    "RingOutcome",
     "ShutdownRequested",
     "SayDigits",
     "SetCallerId",
@@ -102,4 +110,5 @@ __all__ = [
     "TimerKind",
     "Transfer",
     "TransferFinished",
+    "VoicemailOptions",
 ]

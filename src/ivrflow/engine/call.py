@@ -71,11 +71,13 @@ from .outputs import (
     FetchWebhook,
     Hangup,
     InputResolved,
+    KeepMessage,
     Notice,
     Output,
     Play,
     PlaySilence,
     RatingGiven,
+    RecordMessage,
     SayDigits,
     SetCallerId,
     SetVariable,
@@ -96,6 +98,7 @@ from .events import (
     CallStarted,
     DtmfReceived,
     Event,
+    MessageRecorded,
     PlaybackFinished,
     ShutdownRequested,
     SpeechDetected,
@@ -106,7 +109,7 @@ from .events import (
 )
 from .options import CallOptions
 from .rating import AskAgain, Rated, judge_rating
-from .record import CallRecord, Outcome, Rating, Step
+from .record import CallRecord, DestinationOutcome, Outcome, Rating, Step
 from .speech import choose_route
 
 SAYABLE_DIGITS = re.compile(r"[0-9*#]{1,64}")
@@ -118,6 +121,8 @@ MAX_RULES_WITHOUT_WAIT = 1000
 MAX_TYPEAHEAD = 64
 # The engine's own deadline for a request trails the HTTP client's, which normally reports first.
 WEBHOOK_GRACE_MS = 1000
+# The switch reports a recording's end at once; past its longest length plus this, it never will.
+VOICEMAIL_GRACE_MS = 10_000
 
 
 class State(Enum):
@@ -130,6 +135,7 @@ class State(Enum):
     WAITING = "waiting"  # a call_interactive request is out; the hold sound may play
     RATING = "rating"  # quality_rate: its sound, then one key
     LISTENING = "listening"  # voice_helper: the switch recognises speech, its sound may play, keys collect
+    VOICEMAIL = "voicemail"  # nobody answered the transfer: greeting, beep, then the switch records a message
     ENDED = "ended"  # the record is out; later events are ignored
     ERROR = "error"  # a handler raised, or the call was aborted: handle raises EngineError
 
@@ -180,6 +186,11 @@ class Call:
         self._path: list[Step] = []
         self._entries: list[str] = []
         self._destinations: tuple[str, ...] = ()
+        self._destination_outcomes: list[DestinationOutcome] = []
+        self._vm_prompts: deque[str] = deque()  # greeting and beep still to play before the recording
+        self._vm_job: int | None = None  # the recording under way
+        self._vm_end: tuple[Outcome, str] | None = None  # the caller or a shutdown ended the call while recording
+        self._voicemail_s: float | None = None
         self._notices: list[str] = []
         self._errors: list[str] = []
         self.record: CallRecord | None = None
@@ -849,6 +860,7 @@ class Call:
         self._emit(Transfer(destinations, transfer_kind, ring_timeout))
 
     def _on_transfer_finished(self, event: TransferFinished) -> None:
+        self._destination_outcomes.extend(event.destinations)
         outcome, reason = self._transfer_result
         if event.ok:
             self._end(outcome, reason or "transferred")
@@ -862,6 +874,8 @@ class Call:
                 self._lifetime_ran_out()
             else:
                 self._run_rules()
+            return
+        if outcome == "transfer" and self.ivr.vm_enabled and self._start_voicemail(event.cause):
             return
         # The call did not leave through the transfer: we hang it up. A lifetime
         # transfer that fails still ends the call because of the lifetime.
@@ -882,10 +896,20 @@ class Call:
             self._hangup("lifetime", reason)
 
     def _on_caller_hangup(self, event: CallerHungUp) -> None:
+        if self._vm_job is not None:  # callers hang up when they have said it: the message still comes
+            self._channel_gone = True
+            self._vm_end = self._vm_end or ("caller_hangup", f"caller hung up after leaving voicemail ({event.cause})")
+            return
         during = " during transfer" if self.state is State.TRANSFERRING else ""
         self._end("caller_hangup", f"caller hung up{during} ({event.cause})")
 
     def _on_shutdown(self, event: ShutdownRequested) -> None:
+        if self._vm_job is not None:  # the hangup ends the recording; the message is kept when it comes
+            if not self._channel_gone:
+                self._channel_gone = True
+                self._emit(Hangup("NORMAL_CLEARING"))
+            self._vm_end = self._vm_end or ("hangup", f"ivrflow stopping: {event.reason}")
+            return
         self._stop_play()
         self._hangup("hangup", f"ivrflow stopping: {event.reason}")
 
@@ -920,8 +944,71 @@ class Call:
             errors=tuple(self._errors),
             first_digit_at=self._first_digit_at,
             ratings=tuple(self._ratings),
+            destination_outcomes=tuple(self._destination_outcomes),
+            voicemail_s=self._voicemail_s,
         )
         self._emit(CallFinished(self.record))
+
+    # --- voicemail ----------------------------------------------------------
+
+    def _start_voicemail(self, cause: str) -> bool:
+        """Nobody answered a transfer the call would leave by: greeting, beep, then record (False: no voicemail here)."""
+        vm = self.options.voicemail
+        if vm is None:
+            self._notices.append("vm_enabled, but this runtime has no voicemail spool: hanging up")
+            self._emit(Notice(self._notices[-1]))
+            return False
+        self.state = State.VOICEMAIL
+        self._emit(Notice(f"nobody of {','.join(self._destinations)} answered ({cause}): voicemail"))
+        greeting = self.menu.sound(self.ivr.vm_greeting) if self.ivr.vm_greeting else None
+        self._vm_prompts = deque(name for name in (greeting and greeting.filename, vm.beep) if name)
+        self._next_voicemail_step()
+        return True
+
+    def _next_voicemail_step(self) -> None:
+        vm = self.options.voicemail
+        assert vm is not None
+        if self._vm_prompts:
+            filename = self._vm_prompts.popleft()
+            self._start_play(lambda pid: Play(pid, filename, False), False, State.VOICEMAIL)
+            return
+        self._next_job += 1
+        self._vm_job = self._next_job
+        self._emit(RecordMessage(self._vm_job, vm.max_seconds, vm.silence_threshold, vm.silence_seconds))
+        self._start_timer(TimerKind.VOICEMAIL, vm.max_seconds * 1000 + VOICEMAIL_GRACE_MS)
+
+    def _on_voicemail_prompt_finished(self, event: PlaybackFinished) -> None:
+        if event.play_id != self._playing:
+            return
+        self._playing = None
+        if event.error:  # a missing greeting or beep: the caller can still leave a message
+            self._errors.append(f"voicemail prompt could not play: {event.error}")
+        self._next_voicemail_step()
+
+    def _on_message_recorded(self, event: MessageRecorded) -> None:
+        if event.job != self._vm_job:
+            return
+        self._vm_job = None
+        if event.error is None:
+            self._voicemail_s = event.duration_s
+            self._emit(KeepMessage(event.job, event.duration_s))
+            self._leave_voicemail("hangup", f"voicemail recorded ({event.duration_s:.1f} s)")
+        else:
+            self._errors.append(f"voicemail not recorded: {event.error}")
+            self._leave_voicemail("error", f"voicemail not recorded: {event.error}")
+
+    def _on_voicemail_timer(self, event: TimerFired) -> None:
+        if event.timer.kind is TimerKind.VOICEMAIL and self._vm_job is not None:
+            self._vm_job = None
+            self._errors.append("the switch reported no end of the voicemail recording")
+            self._leave_voicemail("error", self._errors[-1])
+
+    def _leave_voicemail(self, outcome: Outcome, reason: str) -> None:
+        if self._vm_end is not None:  # already hung up, by the caller or by a shutdown
+            ended_by, why = self._vm_end
+            self._end(ended_by if outcome != "error" else outcome, f"{why}; {reason}")
+        else:
+            self._hangup(outcome, reason)
 
     # --- timers and helpers -----------------------------------------------
 
@@ -1025,6 +1112,12 @@ _TRANSITIONS: dict[State, dict[type[Any], Callable[[Call, Any], None]]] = {
         DtmfReceived: Call._on_listening_digit,
         SpeechDetected: Call._on_speech_detected,
         TimerFired: Call._on_listening_timer,
+    },
+    State.VOICEMAIL: {
+        PlaybackFinished: Call._on_voicemail_prompt_finished,
+        DtmfReceived: Call._discard_digit,  # the switch's recording ends on # by itself
+        MessageRecorded: Call._on_message_recorded,
+        TimerFired: Call._on_voicemail_timer,
     },
     State.ENDED: {},
     State.ERROR: {},

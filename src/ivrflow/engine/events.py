@@ -16,6 +16,7 @@ from types import MappingProxyType
 from ..menu.verbs import Verb
 from .checks import check_count, check_flag, check_text, check_time, check_type
 from .outputs import Timer
+from .record import DestinationOutcome
 
 DTMF_DIGITS = frozenset("0123456789*#")
 INF = math.inf
@@ -97,17 +98,24 @@ class CallerHungUp:
 
 @dataclass(frozen=True, slots=True)
 class TransferFinished:
-    """The switch's verdict on a Transfer: the call left for its destination, or not."""
+    """The switch's verdict on a Transfer: the call left for its destination, or not.
+
+    `destinations`: how each destination of a bridged transfer ended, as far as the switch told.
+    """
 
     at: float
     ok: bool
     cause: str = ""
+    destinations: tuple[DestinationOutcome, ...] = ()
 
     def __post_init__(self) -> None:
         if not (type(self.at) is float and 0.0 <= self.at < INF):
             check_time(self, "at", self.at)
         check_flag(self, "ok", self.ok)
         check_text(self, "cause", self.cause)
+        check_type(self, "destinations", self.destinations, tuple)
+        for outcome in self.destinations:
+            check_type(self, "destinations[]", outcome, DestinationOutcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +178,24 @@ class SpeechDetected:
         check_text(self, "text", self.text)
 
 
+@dataclass(frozen=True, slots=True)
+class MessageRecorded:
+    """The end of RecordMessage(job): how long the message is, or `error` if the switch recorded none."""
+
+    at: float
+    job: int
+    duration_s: float = 0.0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (type(self.at) is float and 0.0 <= self.at < INF):
+            check_time(self, "at", self.at)
+        check_count(self, "job", self.job)
+        check_time(self, "duration_s", self.duration_s)
+        if self.error is not None:
+            check_text(self, "error", self.error)
+
+
 Event = (
     CallStarted
     | PlaybackFinished
@@ -181,4 +207,5 @@ Event = (
     | ShutdownRequested
     | WebhookReplied
     | SpeechDetected
+    | MessageRecorded
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .checks import check_time
+from .checks import check_count, check_time
 
 DEFAULT_WEBHOOK_DEADLINE_S = 5.0
 
@@ -26,6 +26,20 @@ class SpeechSynthesis:
 
 
 @dataclass(frozen=True, slots=True)
+class VoicemailOptions:
+    """How messages are recorded; a runtime without a voicemail spool has none, and vm_enabled is then skipped."""
+
+    max_seconds: int = 120
+    silence_threshold: int = 200  # the switch's energy score below which a frame is silence; 0: no cut-off
+    silence_seconds: int = 5
+    beep: str | None = None  # a file of the sound directory played after the greeting; None: no beep
+
+    def __post_init__(self) -> None:
+        for name in ("max_seconds", "silence_threshold", "silence_seconds"):
+            check_count(self, name, getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
 class CallOptions:
     # Played, looped, while a call_interactive request is out; None: silence.
     hold_sound: str | None = None
@@ -33,6 +47,7 @@ class CallOptions:
     # None where the switch has none configured: voice_helper, TTS are skipped with a notice.
     speech: SpeechRecognition | None = None
     tts: SpeechSynthesis | None = None
+    voicemail: VoicemailOptions | None = None
 
     def __post_init__(self) -> None:
         check_time(self, "webhook_deadline_s", self.webhook_deadline_s)

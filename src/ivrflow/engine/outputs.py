@@ -23,6 +23,7 @@ class TimerKind(StrEnum):
     INTER_DIGIT = "inter_digit"  # between two digits of one entry
     WEBHOOK = "webhook"  # a call_interactive request's deadline (a backstop behind the client's own)
     SPEECH = "speech"  # voice_helper_timeout: the sound's end (or a key) to the next key or a transcription
+    VOICEMAIL = "voicemail"  # a recording's longest length plus a grace: the switch must have reported its end
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,36 @@ class CancelWebhook:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordMessage:
+    """Record the caller's voicemail now (the greeting and beep have played); MessageRecorded(job) brings its end.
+
+    The recording ends on `#`, after `max_seconds`, or after `silence_seconds` below the
+    switch's energy `silence_threshold` (0: no silence cut-off). Where it is kept is the call layer's choice.
+    """
+
+    job: int
+    max_seconds: int
+    silence_threshold: int
+    silence_seconds: int
+
+    def __post_init__(self) -> None:
+        for name in ("job", "max_seconds", "silence_threshold", "silence_seconds"):
+            check_count(self, name, getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class KeepMessage:
+    """The recording of RecordMessage(job) is a message: into the voicemail spool with it (then the mail)."""
+
+    job: int
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        check_count(self, "job", self.job)
+        check_time(self, "duration_s", self.duration_s)
+
+
+@dataclass(frozen=True, slots=True)
 class CallFinished:
     """The last output of every call: its record. Nothing follows it."""
 
@@ -279,6 +310,8 @@ Command = (
     | Hangup
     | FetchWebhook
     | CancelWebhook
+    | RecordMessage
+    | KeepMessage
     | CallFinished
 )
 Progress = Notice | ContextEntered | InputResolved | ActionDone | RatingGiven

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .checks import check_text
+
 Outcome = Literal["transfer", "hangup", "caller_hangup", "lifetime", "error"]
+RingOutcome = Literal["answered", "no_answer", "busy", "failed"]
+RING_OUTCOMES: tuple[RingOutcome, ...] = ("answered", "no_answer", "busy", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +18,21 @@ class Step:
 
     context: int
     option: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationOutcome:
+    """How one destination of a ringing transfer (a bridge, dialled legs) ended; `cause` is the switch's own."""
+
+    destination: str
+    outcome: RingOutcome
+    cause: str = ""
+
+    def __post_init__(self) -> None:
+        if self.outcome not in RING_OUTCOMES:
+            raise ValueError(f"DestinationOutcome.outcome must be one of {', '.join(RING_OUTCOMES)}, not {self.outcome!r}")
+        check_text(self, "destination", self.destination)
+        check_text(self, "cause", self.cause)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +61,9 @@ class CallRecord:
     errors: tuple[str, ...] = ()
     first_digit_at: float | None = field(default=None)
     ratings: tuple[Rating, ...] = ()
+    # Each destination rung by the call's bridged transfers, in order (every attempt of the call).
+    destination_outcomes: tuple[DestinationOutcome, ...] = ()
+    voicemail_s: float | None = None  # the length of the message the caller left; None: none
 
     @property
     def duration(self) -> float:

@@ -386,6 +386,25 @@ def playback_arg(path: str, *, terminators: str | None = None) -> str:
     return f"%[playback_terminators={terminators}]{path}"
 
 
+def record_arg(path: str, *, max_seconds: int, silence_threshold: int, silence_seconds: int, terminators: str = "#") -> str:
+    """Argument for ``record``: ``%[playback_terminators=#]PATH MAX THRESHOLD HITS``.
+
+    mod_dptools splits it on spaces: the path (absolute, one word) is recorded for
+    at most ``max_seconds``, and, with a ``silence_threshold`` (energy score; 0: none),
+    ends after ``silence_seconds`` of frames below it. ``playback_terminators`` is the
+    record app's terminator set too, scoped to this execution as for ``playback``.
+    """
+    _token("record path", path)
+    _no_expansion("record path", path)
+    if not path.startswith("/"):
+        raise UnsafeArgument("record path", "must be absolute, so the switch writes where ivrflow reads", path)
+    for name, value in (("max_seconds", max_seconds), ("silence_threshold", silence_threshold), ("silence_seconds", silence_seconds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UnsafeArgument(f"record {name}", "must be a whole number, not negative", repr(value))
+    _match("record terminators", _TERMINATORS, terminators, "digits from 0-9*#")
+    return f"%[playback_terminators={terminators}]{path} {max_seconds} {silence_threshold} {silence_seconds}"
+
+
 def silence_arg(milliseconds: int) -> str:
     """``playback`` argument for silence; useful as an interruptible pause."""
     if isinstance(milliseconds, bool) or not isinstance(milliseconds, int) or milliseconds <= 0:
@@ -489,6 +508,7 @@ def bridge_arg(
     destinations: Sequence[str],
     *,
     variables: Mapping[str, str] | None = None,
+    leg_uuids: Sequence[str] = (),
 ) -> str:
     """Bridge argument ringing every destination at once (``,`` = simultaneous).
 
@@ -496,11 +516,17 @@ def bridge_arg(
     with a ``{number}`` placeholder, e.g. ``sofia/gateway/gw1/{number}``; each
     destination replaces it and must be free of dial-string syntax.  ``variables``
     become the leading ``{name=value,...}`` block that applies to every leg.
+    ``leg_uuids`` (one per destination) name each leg's channel with a leading
+    ``[origination_uuid=...]``, so the bridge's ``originate_causes`` tell whose cause is whose.
     """
     check_bridge_template(template)
     if not destinations:
         raise UnsafeArgument("bridge destinations", "at least one is required", "")
+    if leg_uuids and len(leg_uuids) != len(destinations):
+        raise UnsafeArgument("bridge leg uuids", "one per destination is required", ",".join(leg_uuids))
     legs = [template.replace("{number}", _dial_word("bridge destination", d)) for d in destinations]
+    if leg_uuids:
+        legs = [f"[origination_uuid={_match('bridge leg uuid', _NAME, u, 'a uuid')}]{leg}" for u, leg in zip(leg_uuids, legs)]
     prefix = ""
     if variables:
         pairs = [

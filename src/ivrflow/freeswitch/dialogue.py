@@ -71,6 +71,7 @@ from ..engine import (
     CallerHungUp,
     DtmfReceived,
     Event as EngineEvent,
+    MessageRecorded,
     Play,
     PlaybackFinished,
     PlaySilence,
@@ -86,6 +87,7 @@ from . import builders as esl
 from .frames import ApiResponse, ChannelData, DisconnectNotice, EslEvent, Frame, MalformedFrame, Reply
 from .framing import FrameReader
 from .release import WATCHED_EVENTS, TargetWatch, resume_set
+from .ring_outcomes import leg_outcomes
 from .speech_result import transcription
 
 log = logging.getLogger("ivrflow.esl")
@@ -157,6 +159,8 @@ class _App:
     listen_id: int | None = None  # the detect_speech that starts this recognition
     break_sent: bool = False
     sent_at: float = 0.0
+    legs: tuple[tuple[str, str], ...] = ()  # a bridge's (leg uuid, destination), to read originate_causes by
+    record_job: int | None = None  # a voicemail recording's RecordMessage job
 
 
 @dataclass(slots=True)
@@ -361,6 +365,8 @@ class EslDialogue:
             result = self._transfer_complete(app, event, at)
         elif app.listen_id is not None and app.listen_id == self._listen:
             self._hearing = True
+        elif app.record_job is not None:
+            result = _recorded(app.record_job, event, at)
         self._send_next_app()
         return result
 
@@ -373,7 +379,8 @@ class EslDialogue:
         if answered:  # the bridged conversation is over; end the caller's leg too
             self._send(esl.hangup("NORMAL_CLEARING"), _Awaits.NOTHING, awaited=False)
             self.hung_up = True
-        return TransferFinished(at, answered, clip_text(disposition) or "bridge failed")
+        outcomes = leg_outcomes(app.legs, event.get("variable_originate_causes") or "", answered, disposition)
+        return TransferFinished(at, answered, clip_text(disposition) or "bridge failed", outcomes)
 
     def _caller_gone(self, at: float, cause: str) -> EngineEvent | None:
         if self.hung_up or self.channel is None:
@@ -488,10 +495,16 @@ class EslDialogue:
         # Ring every destination at once; continue_on_fail makes bridge return
         # on failure, so the engine learns the result instead of the dialplan.
         ring = None if ring_timeout is None else {"originate_timeout": str(ring_timeout)}
-        bridge = _safe(functools.partial(esl.bridge_arg, variables=ring), self.settings.bridge_template, destinations)
+        uuids = [str(uuid.uuid4()) for _ in destinations]
+        build = functools.partial(esl.bridge_arg, variables=ring, leg_uuids=uuids)
+        bridge = _safe(build, self.settings.bridge_template, destinations)
         self._queue_app("set", esl.set_arg("continue_on_fail", "true"))
         self._queue_app("set", esl.set_arg("hangup_after_bridge", "false"))
-        self._queue_app("bridge", bridge, transfer=True)
+        self._queue_app("bridge", bridge, transfer=True, legs=tuple(zip(uuids, destinations)))
+
+    def record_message(self, job: int, path: Path, max_seconds: int, silence_threshold: int, silence_seconds: int) -> None:
+        build = functools.partial(esl.record_arg, max_seconds=max_seconds, silence_threshold=silence_threshold, silence_seconds=silence_seconds)
+        self._queue_app("record", _safe(build, str(path)), record_job=job)
 
     def hang_up(self, cause: str) -> None:
         self._apps.clear()
@@ -560,11 +573,12 @@ class EslDialogue:
             self.released = self._released_by_check = True
 
     def _queue_app(
-        self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, listen_id: int | None = None
+        self, name: str, arg: str | None, play_id: int | None = None, transfer: bool = False, listen_id: int | None = None,
+        legs: tuple[tuple[str, str], ...] = (), record_job: int | None = None,
     ) -> None:
         if self.hung_up:
             return
-        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id))
+        self._apps.append(_App(name, arg, self._next_event_uuid(), play_id, transfer, listen_id, legs=legs, record_job=record_job))
         self._send_next_app()
 
     def _next_event_uuid(self) -> str:
@@ -585,6 +599,14 @@ class EslDialogue:
         # with the answer's Application-UUID, is then nobody's).
         command = esl.execute(app.name, app.arg, event_uuid=app.event_uuid, event_lock=app.name == "answer")
         self._send(command, _Awaits.APP, app)
+
+
+def _recorded(job: int, event: EslEvent, at: float) -> MessageRecorded:
+    """The record app's end: it sets record_ms once the file is closed, also after a hangup (switch_ivr_record_file)."""
+    milliseconds = event.get("variable_record_ms") or ""
+    if not milliseconds.isdigit():
+        return MessageRecorded(at, job, error=clip_text(f"the switch recorded nothing ({event.get('Application-Response') or 'no record_ms'})"))
+    return MessageRecorded(at, job, int(milliseconds) / 1000.0)
 
 
 class ChannelVariables(Mapping[str, str]):

@@ -126,6 +126,7 @@ class CallSession:
         self.driver = CallDriver(
             self._setup.call(menu, ivr), info, dialogue, self.observer, time.monotonic,
             on_finished=lambda driver: self._registry.left_menu(self), wake=self._wake, outside=self._setup.outside,
+            voicemail=self._setup.voicemail,
         )
         self.driver.start(ChannelVariables(headers))
         for event in self._early:

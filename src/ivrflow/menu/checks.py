@@ -79,9 +79,9 @@ def check_ivr(
                 "lifetime_exp_action is transfer but no lifetime_exp_transfer_dst is set",
             )
         )
-    if ivr.vm_enabled:
+    if ivr.vm_enabled and ivr.vm_greeting and known_sounds is not None and ivr.vm_greeting not in known_sounds:
         problems.append(
-            Problem(at + ("vm_enabled",), "voicemail is not run by this release; ignored", "warning")
+            Problem(at + ("vm_greeting",), f"vm_greeting {ivr.vm_greeting} names no sound; voicemail plays no greeting", "warning")
         )
     for i, context in enumerate(ivr.contexts):
         problems.extend(_check_context(ivr, context, at + ("contexts", i), known_sounds, allowed_variables))

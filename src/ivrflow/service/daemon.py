@@ -28,7 +28,8 @@ import os
 import signal
 import sys
 import time
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, Literal
 
 import gevent
 import gevent.event
@@ -42,7 +43,7 @@ from ..asterisk.rest import load_credentials
 from ..asterisk.service import AriService, sound_seconds_in
 from ..calls.registry import CallRegistry
 from ..calls.setup import CallSetup
-from ..engine import CallOptions, SpeechRecognition, SpeechSynthesis
+from ..engine import CallOptions, SpeechRecognition, SpeechSynthesis, VoicemailOptions
 from ..freeswitch.dialogue import SwitchSettings
 from ..menu.checks import speech_problems
 from ..menu.problems import Problem
@@ -56,7 +57,10 @@ from .observer import Observer
 from .sd_notify import Notifier
 from .settings import Settings
 from .rating_post import RatingPoster
+from .voicemail_work import SpoolBox
 from .webhook_work import WebhookWork
+from ..voicemail.mailer import Mailer, SmtpSettings
+from ..voicemail.spool import Spool, SpoolError
 from ..menu.sound_paths import sound_path
 from ..webhooks.client import WebhookClient, WebhookSettings
 
@@ -122,13 +126,14 @@ class Daemon:
             ),
             observe=self.metrics.webhook_done,
         )
+        self.mailer, self._voicemail = _voicemail(settings)
         self.setup = CallSetup(
-            CallOptions(hold_sound=_hold_sound(settings), webhook_deadline_s=settings.webhook_deadline),
+            CallOptions(hold_sound=_sound_setting(settings, "--webhook-hold-sound", settings.webhook_hold_sound),
+                        webhook_deadline_s=settings.webhook_deadline),
             WebhookWork(self.webhooks, settings.client_prefix, self.metrics.webhook_done),
         )
-        self.server = EslServer(
-            settings.esl_listen, self.current_menu, switch, self.observer, self.calls, _with_speech(self.setup, settings)
-        )
+        fs_setup = _with_voicemail(_with_speech(self.setup, settings), self._voicemail)
+        self.server = EslServer(settings.esl_listen, self.current_menu, switch, self.observer, self.calls, fs_setup)
         self.ari = self._ari(settings) if settings.ari_url else None
         self.admin: Any = None
         self.draining = False
@@ -248,6 +253,10 @@ class Daemon:
             self.server.start()
         except OSError as exc:
             raise StartupError(_cannot_listen("for FreeSWITCH", "--esl-listen", self.settings.esl_listen, exc)) from None
+        if self.mailer is not None:
+            self.mailer.start()  # what the spool holds from before (a restart, a relay that was down) goes out now
+        elif self._voicemail is not None:
+            self._voicemail.box.spool.recover()  # without a relay too: finish what a crash interrupted
         if self.ari is not None:
             self.ari.start()
             log.info("Asterisk: ARI at %s, Stasis app %s", self.settings.ari_url, self.settings.ari_app)
@@ -390,6 +399,8 @@ class Daemon:
         self.webhooks.close()
         if self.ratings is not None:
             self.ratings.close()
+        if self.mailer is not None:
+            self.mailer.stop()
         if self.admin is not None:
             self.admin.stop(timeout=1)
         if self._records is not sys.stdout:
@@ -406,18 +417,67 @@ def _counts() -> dict[str, int]:
     }
 
 
-def _hold_sound(settings: Settings) -> str | None:
-    """The hold sound's file name, checked like a menu's sounds; None for silence."""
-    name = settings.webhook_hold_sound
+def _sound_setting(settings: Settings, flag: str, name: str) -> str | None:
+    """A sound file named by a setting, checked like a menu's sounds; None when empty."""
     if not name:
         return None
     try:
         path = sound_path(settings.sound_dir, name)
     except ValueError as exc:
-        raise StartupError(f"--webhook-hold-sound: {exc}") from None
+        raise StartupError(f"{flag}: {exc}") from None
     if not path.is_file():
-        raise StartupError(f"--webhook-hold-sound: {name!r} is not a file in the sound directory {settings.sound_dir}")
+        raise StartupError(f"{flag}: {name!r} is not a file in the sound directory {settings.sound_dir}")
     return name
+
+
+@dataclass(frozen=True, slots=True)
+class _Voicemail:
+    options: VoicemailOptions
+    box: SpoolBox
+
+
+def _voicemail(settings: Settings) -> tuple[Mailer | None, _Voicemail | None]:
+    """The spool and mailer when voicemail_spool is set; every mistake in their settings is a StartupError."""
+    if settings.voicemail_spool is None:
+        return None, None
+    root = settings.voicemail_spool.resolve()
+    if any(c.isspace() for c in str(root)):  # the record app's argument is split on spaces
+        raise StartupError(f"--voicemail-spool: {str(root)!r} has a space; FreeSWITCH's record cannot write there")
+    try:
+        spool = Spool(root)
+    except SpoolError as exc:
+        raise StartupError(f"--voicemail-spool: {exc}") from None
+    options = VoicemailOptions(
+        max_seconds=settings.voicemail_max_seconds,
+        silence_threshold=settings.voicemail_silence_threshold,
+        silence_seconds=settings.voicemail_silence_seconds,
+        beep=_sound_setting(settings, "--voicemail-beep", settings.voicemail_beep),
+    )
+    mailer = Mailer(spool, _smtp(settings)) if settings.smtp_host else None
+    return mailer, _Voicemail(options, SpoolBox(spool, mailer))
+
+
+def _smtp(settings: Settings) -> SmtpSettings:
+    password = None
+    if settings.smtp_password_file is not None:
+        try:
+            password = settings.smtp_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StartupError(f"--smtp-password-file: cannot read {settings.smtp_password_file}: {exc}") from None
+    security: Literal["starttls", "tls", "none"] = settings.smtp_security  # type: ignore[assignment]  # checked by its choice()
+    return SmtpSettings(
+        host=settings.smtp_host, port=settings.smtp_port, security=security, username=settings.smtp_user or None,
+        password=password, sender=settings.smtp_sender, ca_file=settings.smtp_ca_file,
+    )
+
+
+def _with_voicemail(setup: CallSetup, voicemail: _Voicemail | None) -> CallSetup:
+    """FreeSWITCH calls' setup: the spool and how to record. ARI calls get none (the ARI adapter records
+    nothing yet), so there an unanswered transfer on a vm_enabled ivr hangs up, with a notice."""
+    if voicemail is None:
+        return setup
+    options = dataclasses.replace(setup.options, voicemail=voicemail.options)
+    return dataclasses.replace(setup, options=options, voicemail=voicemail.box)
 
 
 def _open_records(path: str) -> IO[str]:

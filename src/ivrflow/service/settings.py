@@ -53,6 +53,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def whole_number(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+    return value
+
+
+def port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError(f"{value} is not a port (1-65535)")
+    return value
+
+
 def seconds(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value < 0:
@@ -156,6 +170,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_allowed_hosts", names, "", "hosts call_interactive may reach, comma-separated (empty: any; redirects then stay on the request's host)"),
     Setting("webhook_max_in_flight", positive_int, "1000", "call_interactive requests out at once, across all calls; more wait for a slot within their deadline"),
     Setting("client_prefix", str, "000", "the client's prefix in CalledExtension (prefix*extension) of webhook requests"),
+    # Voicemail: where messages are kept, how they are recorded, the SMTP relay that mails them.
+    Setting("voicemail_spool", optional_path, "", "voicemail spool directory, at the same path for FreeSWITCH (empty: no voicemail; vm_enabled ivrs hang up)"),
+    Setting("voicemail_max_seconds", positive_int, "120", "longest voicemail message, seconds"),
+    Setting("voicemail_silence_threshold", whole_number, "200", "energy below which the recording hears silence (FreeSWITCH's record threshold; 0: no silence cut-off)"),
+    Setting("voicemail_silence_seconds", positive_int, "5", "seconds of silence that end a message"),
+    Setting("voicemail_beep", str, "beep.wav", "file in the sound directory played after the greeting (empty: no beep)"),
+    Setting("smtp_host", str, "", "SMTP relay that mails voicemail to vm_mailto (empty: messages stay in the spool)"),
+    Setting("smtp_port", port, "587", "the relay's port"),
+    Setting("smtp_security", choice("starttls", "tls", "none"), "starttls", "starttls, tls (implicit, usually port 465) or none"),
+    Setting("smtp_user", str, "", "login at the relay (empty: none)"),
+    Setting("smtp_password_file", optional_path, "", "file holding the relay password (one line, mode 0600)"),
+    Setting("smtp_sender", str, "ivrflow@localhost", "From address of voicemail mails"),
+    Setting("smtp_ca_file", optional_path, "", "CA certificate(s) the relay's certificate is checked against (empty: the system's)"),
     Setting("call_records", str, "-", "file that gets one JSON line per finished call ('-': stdout)"),
     Setting("max_calls", positive_int, "2000", "calls served at once; more are refused (FreeSWITCH falls through to its fallback)"),
     Setting("drain_timeout", seconds, "60", "on SIGTERM, seconds active calls may take to finish before they are hung up"),
@@ -196,6 +223,18 @@ class Settings:
     webhook_allowed_hosts: frozenset[str]
     webhook_max_in_flight: int
     client_prefix: str
+    voicemail_spool: Path | None
+    voicemail_max_seconds: int
+    voicemail_silence_threshold: int
+    voicemail_silence_seconds: int
+    voicemail_beep: str
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_user: str
+    smtp_password_file: Path | None
+    smtp_sender: str
+    smtp_ca_file: Path | None
     call_records: str
     max_calls: int
     drain_timeout: float

@@ -7,6 +7,8 @@ channel variables they set and ``Application-Response`` (the
 
 from __future__ import annotations
 
+import struct
+import wave
 from typing import TYPE_CHECKING
 from collections.abc import Callable, Mapping
 
@@ -17,6 +19,9 @@ __all__ = ["APPLICATIONS"]
 
 # Say reads one digit in roughly this much call time.
 _SAY_SECONDS_PER_DIGIT = 0.6
+_RECORD_RATE = 8000
+_RECORD_FOREVER = 24 * 3600.0  # a record without a limit runs until a terminator or the hangup
+_VOICE = struct.pack("<8h", 0, 5000, 7000, 5000, 0, -5000, -7000, -5000)  # a 1 kHz tone, 8 samples a cycle
 
 
 def _answer(session: Session, arg: str) -> None:
@@ -49,6 +54,39 @@ def _playback(session: Session, arg: str) -> None:
     # itself dequeued and ran (transcript 25) still reports FILE PLAYED.
     failed = result == "hangup" and session.hangup_source == "caller"
     ch.set_var("current_application_response", "PLAYBACK ERROR" if failed else "FILE PLAYED")
+
+
+def _record(session: Session, arg: str) -> None:
+    """mod_dptools' record: ``PATH [LIMIT_S [THRESHOLD [SILENCE_HITS_S]]]``, ending on a terminator.
+
+    It writes a real WAV file (8 kHz mono 16-bit) as long as the recording ran and,
+    once the file is closed, sets record_seconds/record_ms/record_samples; a caller
+    hanging up ends it too, and the file is still kept (switch_ivr_record_file).
+    """
+    words = arg.split()
+    numbers = [int(w) if w.isdigit() else 0 for w in words[1:4]] + [0, 0, 0]
+    limit, threshold, hits = numbers[:3]
+    ch = session.channel
+    ch.set_var("playback_terminator_used", None)
+    seconds = float(limit) if limit else _RECORD_FOREVER
+    speaks = session.script.message_seconds
+    if threshold and speaks is not None:  # silence_hits of 0 means 3 s (switch_ivr_record_file)
+        seconds = min(seconds, speaks + (hits or 3))
+    started = session.now()
+    result, digit = session.poll(seconds, digits="playback")
+    recorded = min(session.now() - started, seconds)
+    if result == "dtmf":
+        ch.set_var("playback_terminator_used", digit)
+    samples = int(recorded * _RECORD_RATE)
+    with wave.open(words[0], "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(_RECORD_RATE)
+        spoken = min(samples, int((speaks if speaks is not None else recorded) * _RECORD_RATE))
+        out.writeframes(_VOICE * (spoken // 8) + b"\0\0" * (samples - spoken // 8 * 8))
+    ch.set_var("record_seconds", str(samples // _RECORD_RATE))
+    ch.set_var("record_ms", str(samples // (_RECORD_RATE // 1000)))
+    ch.set_var("record_samples", str(samples))
 
 
 def _sleep(session: Session, arg: str) -> None:
@@ -142,6 +180,7 @@ APPLICATIONS: Mapping[str, Callable[[Session, str], None]] = {
     "answer": _answer,
     "pre_answer": _pre_answer,
     "playback": _playback,
+    "record": _record,
     "sleep": _sleep,
     "say": _say,
     "speak": _speak,

@@ -103,6 +103,8 @@ class CallScript:
     # (call time, cause) of the caller hanging up, or None.
     caller_hangup: tuple[float, str] | None = None
     bridge_outcomes: Mapping[str, BridgeOutcome] = field(default_factory=dict)
+    # Call seconds the caller speaks into a ``record``, silent after; None: speaks until it ends.
+    message_seconds: float | None = None
     default_bridge_outcome: BridgeOutcome = field(default_factory=BridgeOutcome)
     # What the dialplan runs after a transfer, by destination: (app, arg) pairs;
     # "{destination}" in an argument is replaced.  Missing: the channel parks.

@@ -30,7 +30,7 @@ import gevent.event
 
 from .fs_channel import Channel, now_us
 from .fs_history import AppRun, ChannelHistory
-from .fs_script import CallScript, Key
+from .fs_script import BridgeOutcome, CallScript, Key
 
 __all__ = ["Message", "Outbox", "Session"]
 
@@ -443,19 +443,25 @@ class Session:
     def bridge(self, dial_string: str) -> None:
         legs = _bridge_legs(dial_string)
         give_up = _originate_timeout(dial_string)  # as switch_ivr_originate: nobody answered by then
-        outcomes = [(leg, self.script.bridge_outcome(leg)) for leg in legs]
-        answered = [(o.ring_seconds, leg, o) for leg, o in outcomes if o.result == "answer" and o.ring_seconds <= give_up]
-        ring = min(min((o.ring_seconds for _, o in outcomes), default=0.0), give_up)
+        outcomes = [(leg, self.script.bridge_outcome(_endpoint(leg))) for leg in legs]
+        # origination_uuid names a leg's channel; without it the switch makes one up.
+        uuids = {leg: _leg_blocks(leg)[0].get("origination_uuid") or str(uuid_mod.uuid4()) for leg in legs}
+        # The first to answer wins; at the same moment, the one dialled first.
+        answered = [(o.ring_seconds, i, leg, o) for i, (leg, o) in enumerate(outcomes) if o.result == "answer" and o.ring_seconds <= give_up]
+        # Without an answer the originate waits until every leg has failed, or until it gives up.
+        ring = min(max((o.ring_seconds if o.result != "answer" else give_up for _, o in outcomes), default=0.0), give_up)
         if answered:
             ring = min(answered)[0]
         result, _ = self.poll(ring, digits="bridge")
         if result != "done":
             return
         ch = self.channel
-        if not answered:
+        winner = min(answered)[2] if answered else None
+        _push_originate_causes(ch, [(uuids[leg], _leg_cause(o, ring, leg == winner, winner is not None)) for leg, o in outcomes])
+        if winner is None:
             first = outcomes[0][1].result
             cause, dial_status = _BRIDGE_CAUSES.get(first, ("NO_ANSWER", "NOANSWER"))
-            if first == "answer":  # it would have answered, after the originate timeout
+            if first == "answer" or outcomes[0][1].ring_seconds > give_up:  # still ringing when the originate gave up
                 cause, dial_status = "NO_ANSWER", "NOANSWER"
             ch.set_var("originate_disposition", cause)
             ch.set_var("DIALSTATUS", dial_status)
@@ -466,12 +472,13 @@ class Session:
             if not keeps_call and (failure_causes is not None or cause not in _SOFT_BRIDGE_FAILURES or continue_on_fail):
                 self.hangup(cause, "command")
             return
-        _, leg, outcome = min(answered)
-        b_uuid = str(uuid_mod.uuid4())
-        self.record.bridged_to = leg
+        _, _, leg, outcome = min(answered)
+        b_uuid = uuids[leg]
+        self.record.bridged_to = _endpoint(leg)
         self.answer()
         ch.set_profile("Channel-Bridged-Time", str(now_us()))
         ch.set_var("bridge_uuid", b_uuid)
+        ch.set_var("last_bridge_to", b_uuid)
         ch.set_var("originate_disposition", "SUCCESS")
         ch.set_var("DIALSTATUS", "SUCCESS")
         bridge_ids = [("Bridge-A-Unique-ID", ch.unique_id), ("Bridge-B-Unique-ID", b_uuid)]
@@ -481,6 +488,48 @@ class Session:
         ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
         if result == "done" and (ch.get_var("hangup_after_bridge") or "").lower() == "true":
             self.hangup("NORMAL_CLEARING", "command")
+
+
+def _leg_cause(outcome: BridgeOutcome, ended_at: float, won: bool, someone_answered: bool) -> str:
+    """The leg's hangup cause when switch_ivr_originate pushes it onto originate_causes.
+
+    The answering leg is still up (NONE); a leg that failed before the end has its own
+    cause; the others are hung up by the originate: LOSE_RACE after an answer, else NO_ANSWER.
+    """
+    if won:
+        return "NONE"
+    if outcome.result != "answer" and outcome.ring_seconds <= ended_at:
+        return _BRIDGE_CAUSES.get(outcome.result, ("NO_ANSWER", ""))[0]
+    return "LOSE_RACE" if someone_answered else "NO_ANSWER"
+
+
+def _push_originate_causes(channel: Channel, causes: Sequence[tuple[str, str]]) -> None:
+    """`<uuid>;<CAUSE>` per leg, pushed onto the variable (switch_channel_add_variable_var_check, SWITCH_STACK_PUSH).
+
+    One value is plain; a second turns it into an `ARRAY::a|:b` array. Entries pile up
+    over the call's bridges, since the originate clears them only with preserve_originated_vars=false.
+    """
+    entries = [f"{uuid};{cause}" for uuid, cause in causes]
+    old = channel.get_var("originate_causes")
+    if old is not None:
+        entries = [*(old[7:].split("|:") if old.startswith("ARRAY::") else [old]), *entries]
+    channel.set_var("originate_causes", entries[0] if len(entries) == 1 else "ARRAY::" + "|:".join(entries))
+
+
+def _leg_blocks(leg: str) -> tuple[dict[str, str], str]:
+    """A leg's leading `[name=value,...]` blocks (several may lead it) and the endpoint after them."""
+    variables: dict[str, str] = {}
+    while leg.startswith("[") and "]" in leg:
+        end = leg.index("]")
+        for pair in leg[1:end].split(","):
+            name, _, value = pair.partition("=")
+            variables[name] = value
+        leg = leg[end + 1 :]
+    return variables, leg
+
+
+def _endpoint(leg: str) -> str:
+    return _leg_blocks(leg)[1]
 
 
 def _nlsml(words: str) -> str:

@@ -17,6 +17,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from ..calls.driver import CallDriver
@@ -30,6 +31,7 @@ from ..engine import (
     CancelTimer,
     DtmfReceived,
     Event,
+    MessageRecorded,
     Output,
     Play,
     PlaybackFinished,
@@ -188,6 +190,10 @@ class VirtualSwitch:
 
     def hang_up(self, cause: str) -> None:
         pass
+
+    def record_message(self, job: int, path: Path, max_seconds: int, silence_threshold: int, silence_seconds: int) -> None:
+        # No caller speaks into arithmetic: nothing is recorded (simulate runs without a voicemail spool).
+        self.feed(MessageRecorded(self.now, job, error="the virtual switch records nothing"))
 
     def finished(self) -> None:
         self._due.clear()

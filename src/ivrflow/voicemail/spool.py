@@ -146,6 +146,9 @@ class Spool:
                 log.info("voicemail %s: committed after a restart", building.name)
             else:
                 log.warning("voicemail %s: incomplete in %s, left for an operator", building.name, building)
+        for recording in sorted(self.incoming.iterdir()):
+            # Recorded, but its call never kept it (ivrflow stopped, or the switch reported no end).
+            log.warning("voicemail recording %s was never kept as a message; left for an operator", recording)
 
     def _message(self, directory: Path) -> SpooledMessage | None:
         sidecar = directory / f"{directory.name}.json"
