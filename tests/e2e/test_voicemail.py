@@ -30,12 +30,12 @@ VM = CallOptions(voicemail=VoicemailOptions(max_seconds=60, silence_threshold=20
 NOBODY = {"user/050": BridgeOutcome("no_answer", ring_seconds=0.5), "user/051": BridgeOutcome("busy", ring_seconds=0.2)}
 
 
-def voicemail_menu(mailto: str | None = "office@example.org", attach: bool = True) -> Menu:
-    """The example menu whose timeout rings 050 and 051 together, with voicemail greeting hello.wav (sound 51)."""
+def voicemail_menu(mailto: str | None = "office@example.org", attach: bool = True, destination: str = "050,051") -> Menu:
+    """The example menu whose timeout rings `destination` (050 and 051 together), with voicemail greeting hello.wav (sound 51)."""
     menu = example_menu()
     ivr = menu.ivrs[0]
     main = ivr.contexts[0]
-    options = {**main.options, "timeout": (TransferRule(action="transfer", transfer_dst="050,051"),)}
+    options = {**main.options, "timeout": (TransferRule(action="transfer", transfer_dst=destination),)}
     contexts = (main.model_copy(update={"options": options}), *ivr.contexts[1:])
     changes = {"contexts": contexts, "vm_enabled": True, "vm_greeting": 51, "vm_mailto": mailto, "vm_attach_file": attach}
     return menu.model_copy(update={"ivrs": (ivr.model_copy(update=changes),)})
@@ -133,3 +133,14 @@ def test_a_caller_hanging_up_while_recording_still_leaves_the_message(tmp_path: 
     (kept,) = spool.messages()
     assert abs(seconds_of(kept.recording.read_bytes()) - record["voicemail_s"]) < 0.001  # record_ms is whole milliseconds
 
+
+
+def test_a_one_destination_transfer_nobody_answers_reaches_voicemail_too(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    menu = voicemail_menu(mailto=None, destination="050")
+    switch, record = leave_message(spool, menu=menu)
+    bridge = next(run for run in switch.applications if run.name == "bridge")
+    assert "originate_timeout=30" in bridge.arg and bridge.arg.endswith("user/050")
+    assert record["destination_outcomes"] == [{"destination": "050", "outcome": "no_answer", "cause": "NO_ANSWER"}]
+    assert record["voicemail_s"] == 3.0
+    wait_until(lambda: len(spool.messages()) == 1)

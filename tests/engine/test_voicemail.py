@@ -83,3 +83,23 @@ def test_without_vm_enabled_or_without_a_spool_an_unanswered_transfer_hangs_up()
         out = d.transfer_result(ok=False, cause="NO_ANSWER")
         assert commands(out)[-2:] == [("hangup", "NORMAL_CLEARING"), ("finished", "hangup")]
     assert any("no voicemail spool" in n for n in d.record.notices)
+
+
+def test_a_one_destination_transfer_of_a_vm_ivr_rings_as_a_bridge_so_no_answer_reaches_voicemail() -> None:
+    d = Driver(one_context({"start": [transfer("300")]}, ivr=IVR), VM)
+    assert commands(d.start())[-1] == ("transfer", "300", "ring 30 s")
+    out = d.transfer_result(ok=False, cause="NO_ANSWER")
+    assert commands(out) == [("play", "other.wav", "fg")]  # the greeting, not the menu
+
+
+def test_an_answered_bridge_of_a_vm_ivr_is_a_transfer_and_the_ring_time_is_the_runtimes() -> None:
+    d = Driver(one_context({"start": [transfer("300")]}, ivr=IVR), CallOptions(voicemail=VoicemailOptions(ring_seconds=12)))
+    assert commands(d.start())[-1] == ("transfer", "300", "ring 12 s")
+    d.transfer_result(ok=True)
+    assert d.record.outcome == "transfer"
+
+
+def test_without_voicemail_a_one_destination_transfer_leaves_through_the_dialplan() -> None:
+    for ivr, options in (({"vm_enabled": False}, VM), (IVR, CallOptions())):
+        d = Driver(one_context({"start": [transfer("300")]}, ivr=ivr), options)
+        assert commands(d.start())[-1] == ("transfer", "300")

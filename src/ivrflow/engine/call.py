@@ -857,7 +857,16 @@ class Call:
         self._ring_timeout = ring_timeout
         self.state = State.TRANSFERRING
         transfer_kind: Literal["transfer", "simple_transfer"] = "simple_transfer" if kind == "simple_transfer" else "transfer"
-        self._emit(Transfer(destinations, transfer_kind, ring_timeout))
+        switch_ring = self._voicemail_ring(outcome) if ring_timeout is None else ring_timeout
+        self._emit(Transfer(destinations, transfer_kind, switch_ring))
+
+    def _voicemail_ring(self, outcome: Outcome) -> int | None:
+        """A transfer that leaves a vm_enabled ivr rings as a bridge, even to one destination,
+        so that the switch says whether it was answered and nobody answering reaches voicemail."""
+        vm = self.options.voicemail
+        if outcome == "transfer" and self.ivr.vm_enabled and vm is not None:
+            return vm.ring_seconds
+        return None
 
     def _on_transfer_finished(self, event: TransferFinished) -> None:
         self._destination_outcomes.extend(event.destinations)

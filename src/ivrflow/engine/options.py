@@ -30,12 +30,13 @@ class VoicemailOptions:
     """How messages are recorded; a runtime without a voicemail spool has none, and vm_enabled is then skipped."""
 
     max_seconds: int = 120
+    ring_seconds: int = 30  # a vm_enabled ivr's transfers ring this long, as a bridge, so no answer can reach voicemail
     silence_threshold: int = 200  # the switch's energy score below which a frame is silence; 0: no cut-off
     silence_seconds: int = 5
     beep: str | None = None  # a file of the sound directory played after the greeting; None: no beep
 
     def __post_init__(self) -> None:
-        for name in ("max_seconds", "silence_threshold", "silence_seconds"):
+        for name in ("max_seconds", "ring_seconds", "silence_threshold", "silence_seconds"):
             check_count(self, name, getattr(self, name))
 
 

@@ -166,7 +166,8 @@ class Transfer:
     destinations: tuple[str, ...]
     kind: Literal["transfer", "simple_transfer"]
     # Seconds the destinations may ring. Set: the call stays with ivrflow (a bridge), and
-    # TransferFinished says whether one answered; the caller is back in the menu if not.
+    # TransferFinished says whether one answered; the engine decides what follows if not
+    # (the menu goes on, or voicemail). None: one destination leaves through the dialplan.
     ring_timeout: int | None = None
 
     def __post_init__(self) -> None:

@@ -449,6 +449,7 @@ def _voicemail(settings: Settings) -> tuple[Mailer | None, _Voicemail | None]:
         raise StartupError(f"--voicemail-spool: {exc}") from None
     options = VoicemailOptions(
         max_seconds=settings.voicemail_max_seconds,
+        ring_seconds=settings.voicemail_ring_seconds,
         silence_threshold=settings.voicemail_silence_threshold,
         silence_seconds=settings.voicemail_silence_seconds,
         beep=_sound_setting(settings, "--voicemail-beep", settings.voicemail_beep),

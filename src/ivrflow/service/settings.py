@@ -173,6 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Voicemail: where messages are kept, how they are recorded, the SMTP relay that mails them.
     Setting("voicemail_spool", optional_path, "", "voicemail spool directory, at the same path for FreeSWITCH (empty: no voicemail; vm_enabled ivrs hang up)"),
     Setting("voicemail_max_seconds", positive_int, "120", "longest voicemail message, seconds"),
+    Setting("voicemail_ring_seconds", positive_int, "30", "how long a vm_enabled ivr's transfer rings before voicemail answers"),
     Setting("voicemail_silence_threshold", whole_number, "200", "energy below which the recording hears silence (FreeSWITCH's record threshold; 0: no silence cut-off)"),
     Setting("voicemail_silence_seconds", positive_int, "5", "seconds of silence that end a message"),
     Setting("voicemail_beep", str, "beep.wav", "file in the sound directory played after the greeting (empty: no beep)"),
@@ -225,6 +226,7 @@ class Settings:
     client_prefix: str
     voicemail_spool: Path | None
     voicemail_max_seconds: int
+    voicemail_ring_seconds: int
     voicemail_silence_threshold: int
     voicemail_silence_seconds: int
     voicemail_beep: str
