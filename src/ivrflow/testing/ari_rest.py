@@ -25,7 +25,7 @@ HANGUP_REASONS = {
 class Rest:
     """Routes one request; raises AriError for Asterisk's error replies."""
 
-    def __init__(self, ast: Asterisk, leg_script: Callable[[], AriCallScript]) -> None:
+    def __init__(self, ast: Asterisk, leg_script: Callable[[], AriCallScript] | None = None) -> None:
         self.ast = ast
         self.leg_script = leg_script
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
@@ -105,7 +105,9 @@ class Rest:
             raise AriError(400, "Application must be specified")
         channel_id = params.get("channelId") or str(uuid.uuid4())
         args = params["appArgs"].split(",") if params.get("appArgs") else []
-        leg = create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, self.leg_script())
+        # Until it is dialed the leg has no caller; without a leg script it then follows the caller's (see `dial`).
+        script = self.leg_script() if self.leg_script is not None else AriCallScript()
+        leg = create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, script)
         return 200, leg.json()
 
     def get_channel(self, params: Params, channel_id: str) -> Reply:
@@ -165,6 +167,8 @@ class Rest:
         if leg.dial is None:
             raise AriError(409, "Channel is not in a state to be dialed")
         caller = self.ast.channels.get(params.get("caller", ""))
+        if caller is not None and self.leg_script is None:
+            leg.script = caller.script  # the endpoint behaves as the calling scenario says, on its clock
         dial(self.ast, leg, caller, float(params.get("timeout", "30")))
         return 204, None
 

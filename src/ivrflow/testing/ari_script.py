@@ -104,14 +104,27 @@ def _dial(o: BridgeOutcome) -> DialOutcome:
     return DialOutcome(result, o.ring_seconds, o.talk_seconds)
 
 
-def from_call_script(fs: CallScript, dial_template: str = "PJSIP/{number}") -> AriCallScript:
+def _number(leg: str, bridge_template: str) -> str:
+    """The destination number in a FreeSWITCH bridge leg made by `bridge_template` (`user/101` -> `101`)."""
+    prefix, _, suffix = bridge_template.partition("{number}")
+    if leg.startswith(prefix) and leg.endswith(suffix) and len(leg) > len(prefix) + len(suffix):
+        return leg[len(prefix) : len(leg) - len(suffix)]
+    return leg
+
+
+def from_call_script(
+    fs: CallScript, dial_template: str = "PJSIP/{number}", bridge_template: str = "{number}"
+) -> AriCallScript:
     """The same caller on Asterisk: one scenario table drives both emulators.
 
     Keys keep their call times (FreeSWITCH durations are 8 kHz samples), the
-    caller's hangup its time, sounds their lengths; bridge outcomes become dial
-    outcomes of the endpoints the template makes.
+    caller's hangup its time, sounds their lengths; bridge outcomes, keyed by
+    the FreeSWITCH leg `bridge_template` made, become dial outcomes of the
+    endpoints `dial_template` makes for the same number.
     """
-    outcomes = {dial_template.replace("{number}", number): _dial(o) for number, o in fs.bridge_outcomes.items()}
+    outcomes = {
+        dial_template.replace("{number}", _number(leg, bridge_template)): _dial(o) for leg, o in fs.bridge_outcomes.items()
+    }
     return AriCallScript(
         caller_number=fs.caller_id_number,
         caller_name=fs.caller_id_name,
