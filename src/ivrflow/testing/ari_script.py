@@ -67,6 +67,8 @@ class AriCallScript:
     after_continue_seconds: float | None = None
     # (context, extension) pairs the dialplan has; `continue` elsewhere hangs the channel up. None: all exist.
     extensions: frozenset[tuple[str, str]] | None = None
+    # What some extensions run, priority 1 on: (application, data) with ${VAR} expanded (ari_dialplan.py).
+    dialplan: Mapping[tuple[str, str], Sequence[tuple[str, str]]] = field(default_factory=dict)
     # The caller's own leg (the ";1" half of a Local pair): its id, and the Stasis app it is in (None: dialplan).
     caller_leg_id: str | None = None
     caller_leg_app: str | None = None
@@ -87,7 +89,7 @@ class AriCallScript:
         return [k if isinstance(k, AriKey) else AriKey(k[0], k[1]) for k in self.keys]
 
     def has_extension(self, context: str, exten: str) -> bool:
-        return self.extensions is None or (context, exten) in self.extensions
+        return self.extensions is None or (context, exten) in self.extensions or (context, exten) in self.dialplan
 
     def dial_outcome(self, endpoint: str) -> DialOutcome:
         return self.dial_outcomes.get(endpoint, self.default_dial_outcome)
