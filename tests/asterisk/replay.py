@@ -29,6 +29,21 @@ from .transcripts import Line, normalize
 
 CREDENTIALS = Credentials("ivr", "ivrsecret")
 MISSING = frozenset({"does-not-exist", "/srv/asterisk-tests/sounds/nope"})
+# The capture's dialplan (its set-up, not ARI's behaviour): what a channel runs outside Stasis.
+_TARGET = (
+    ("NoOp", "TARGET reached exten=${EXTEN} chan=${CHANNEL(name)} ivr_var=${ivr_var}"),
+    ("Set", "landed=${EXTEN}"),
+    ("Set", "GLOBAL(LAST_LANDED)=${EXTEN}@${CHANNEL(name)}@${EPOCH}"),
+    ("Answer", ""),
+    ("Playback", "/srv/asterisk-tests/sounds/tone10s"),
+)
+DIALPLAN = {
+    ("ivr-in", "071"): (
+        ("NoOp", "ivr-in ${EXTEN} caller=${CALLERID(all)}"), ("Set", "IVR_DNIS=${EXTEN}"), ("Stasis", "ivrflow,${EXTEN}"),
+        ("NoOp", "after Stasis: STASISSTATUS=${STASISSTATUS}"), ("Hangup", ""),
+    ),
+    **{("targets", exten): _TARGET for exten in ("002", "0049301234", "+4930123456")},
+}
 
 
 class WsClient:
@@ -97,7 +112,7 @@ def _script(line: Line, lines: list[Line], i: int, scale: float, extensions: fro
     variables = {k.lstrip("_"): v for k, v in ((line.get("body") or {}).get("variables") or {}).items()}
     return AriCallScript(
         channel_id=ivr_id, caller_name=name, caller_number=number, variables={**variables, "IVR_DNIS": "071"},
-        default_sound_seconds=1e6, missing_sounds=MISSING, extensions=extensions, time_scale=scale,
+        default_sound_seconds=1e6, missing_sounds=MISSING, extensions=extensions, dialplan=DIALPLAN, time_scale=scale,
         caller_leg_id=params.get("channelId") or line["response"]["id"], caller_leg_app=params.get("app"),
     )
 

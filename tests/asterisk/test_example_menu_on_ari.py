@@ -97,7 +97,7 @@ def test_an_unknown_ivr_goes_back_to_the_dialplan(ari: Ari) -> None:
     s = AriCallScript(exten="999", time_scale=SCALE)
     ari.emu.place_call(s)
     assert wait_until(lambda: ari.emu.channel(s.channel_id).continued is not None)
-    assert ari.emu.channel(s.channel_id).continued == ("ivr-in", "999", 1)  # continue without arguments
+    assert ari.emu.channel(s.channel_id).continued == ("ivr-in", "999", 4)  # continue without arguments: after Stasis()
     assert ari.records == []
 
 

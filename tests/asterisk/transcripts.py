@@ -40,6 +40,7 @@ def section(lines: list[Line], names: set[str]) -> list[Line]:
 
 
 _LOCAL_NAME = re.compile(r"-[0-9a-f]{8};")
+_EPOCH = re.compile(r"(?<=@)1[0-9]{9}\b")  # epoch seconds the dialplan wrote into a value (${EPOCH})
 _DROP = {"timestamp", "creationtime"}
 
 
@@ -52,5 +53,5 @@ def normalize(value: Any, ids: dict[str, str]) -> Any:
     if isinstance(value, str):
         for theirs, ours in ids.items():
             value = value.replace(theirs, ours)
-        return _LOCAL_NAME.sub("-N;", value)
+        return _EPOCH.sub("<epoch>", _LOCAL_NAME.sub("-N;", value))
     return value

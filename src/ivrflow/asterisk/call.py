@@ -17,7 +17,7 @@ import gevent
 import gevent.queue
 
 from ..calls.switch import Playable, UnsafeValue
-from ..engine import Event, MessageRecorded, Speak, StartSpeech
+from ..engine import DtmfReceived, Event, MessageRecorded, Speak, StartSpeech
 from .dialogue import AriDialogue, AriRequest, Step, Json
 from .rest import AriRest, AriUnavailable
 
@@ -34,14 +34,20 @@ class AriCall:
         post: Callable[[Event], None],
         clock: Callable[[], float] = time.monotonic,
         on_done: Callable[[], None] = lambda: None,
+        dtmf_handled: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self.dialogue = dialogue
         self._on_done = on_done  # told once nothing of the call is left to watch
+        # Seconds from a digit's event to the first request it caused leaving: ESL's measure, on ARI.
+        self._dtmf_handled = dtmf_handled
         self._rest = rest
         self._post = post
         self._clock = clock
-        self._outbox: gevent.queue.Queue[AriRequest | None] = gevent.queue.Queue()
+        # Each request with the arrival time of the digit that caused it, if one did.
+        self._outbox: gevent.queue.Queue[tuple[AriRequest, float | None] | None] = gevent.queue.Queue()
         self._pending = 0  # requests queued or in flight
+        self._queued = 0  # requests ever queued: which ones a digit's handling added
+        self._digit_at: float | None = None
         self._told_done = False
         self._sender = gevent.spawn(self._send_all)
 
@@ -112,19 +118,34 @@ class AriCall:
 
     def _apply(self, step: Step) -> None:
         for event in step.events:
-            self._post(event)
+            if isinstance(event, DtmfReceived):
+                self._post_digit(event)
+            else:
+                self._post(event)
         for request in step.requests:
             self._pending += 1
-            self._outbox.put(request)
+            self._queued += 1
+            self._outbox.put((request, self._digit_at))
+            self._digit_at = None
         if self.dialogue.done and not self._told_done:
             self._told_done = True
             self._on_done()
 
+    def _post_digit(self, event: DtmfReceived) -> None:
+        # The driver runs the engine inside the post, so the requests it makes are queued by then.
+        before, self._digit_at = self._queued, event.at
+        self._post(event)
+        if self._queued == before:
+            self._digit_at = None  # the digit caused nothing on the wire (discarded, or mid-entry)
+
     def _send_all(self) -> None:
         while True:
-            request = self._outbox.get()
-            if request is None:
+            item = self._outbox.get()
+            if item is None:
                 return
+            request, digit_at = item
+            if digit_at is not None:
+                self._dtmf_handled(self._clock() - digit_at)
             try:
                 reply = self._rest.request(request.method, request.path, request.params)
                 status, body = reply.status, reply.body if isinstance(reply.body, dict) else None

@@ -106,7 +106,7 @@ class AriCalls:
             return
         info = CallInfo(start.channel_id, ivr.extension, start.caller_number, start.caller_name, start.destination)
         dialogue = AriDialogue(start.channel_id, start.context, self.settings)
-        session.call = AriCall(dialogue, self.rest, session.post, on_done=session.wake)
+        session.call = AriCall(dialogue, self.rest, session.post, on_done=session.wake, dtmf_handled=self.observer.dtmf_handled)
         session.driver = CallDriver(
             self._setup.call(menu, ivr), info, session.call, self.observer, time.monotonic,
             on_finished=lambda driver: self.registry.left_menu(session), wake=session.wake, outside=self._setup.outside,

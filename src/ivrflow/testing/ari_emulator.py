@@ -30,7 +30,8 @@ class AriEmulator:
         *,
         user: str = "ivr",
         password: str = "ivrsecret",
-        leg_script: Callable[[], AriCallScript] = AriCallScript,
+        # The script of every leg the app dials; None: the script of the call that dials it.
+        leg_script: Callable[[], AriCallScript] | None = None,
     ) -> None:
         self.user = user
         self.password = password

@@ -23,6 +23,7 @@ from .ari_script import AriCallScript
 Json = dict[str, Any]
 ASTERISK_ID = "02:fc:00:00:00:01"
 DIGIT_SECONDS = 0.5  # how long one digit of a digits:/number: prompt plays
+CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding", 26: "Answered elsewhere"}
 
 
 class AriError(Exception):
@@ -75,6 +76,8 @@ class Channel:
     connected_name: str = ""
     connected_number: str = ""
     app: str | None = None  # the Stasis app it is in, if any
+    subscribers: set[str] = field(default_factory=set)  # apps subscribed to it (they see it outside Stasis too)
+    app_name: str = ""  # the dialplan application running, once it left Stasis
     created: float = field(default_factory=time.time)
     variables: dict[str, str] = field(default_factory=dict)
     queue: list[Playback] = field(default_factory=list)  # queue[0] plays when state is "playing"
@@ -99,7 +102,7 @@ class Channel:
                 "context": self.context,
                 "exten": self.exten,
                 "priority": self.priority,
-                "app_name": "Stasis" if self.app_data else "",
+                "app_name": self.app_name or ("Stasis" if self.app_data else ""),
                 "app_data": self.app_data,
             },
             "creationtime": timestamp(self.created),
@@ -174,7 +177,10 @@ class Asterisk:
             del self.sinks[app]
 
     def chan_event(self, ch: Channel, type_: str, **fields: Any) -> None:
-        self.emit(ch.app, type_, **fields, channel=ch.json())
+        """An event about `ch` for the app it is in and every app subscribed to it, once each."""
+        snapshot = ch.json()
+        for app in ([ch.app] if ch.app else []) + sorted(ch.subscribers - {ch.app}):
+            self.emit(app, type_, **fields, channel=snapshot)
 
     # --- channels -----------------------------------------------------------
 
@@ -222,7 +228,10 @@ class Asterisk:
             if ch.queue and ch.queue[0].state == "playing":
                 self.finish_playback(ch.queue[0], "failed", start_next=False)
             self.leave_stasis(ch)
-        # The app never sees ChannelDestroyed: it is not subscribed once StasisEnd was sent.
+        # The Stasis app sees no ChannelDestroyed after StasisEnd, unless it subscribed to the channel.
+        if ch.subscribers:
+            self.chan_event(ch, "ChannelDestroyed", cause=cause, cause_txt=CAUSE_TEXT.get(cause, "Unknown"))
+            ch.subscribers.clear()  # the subscription goes with the channel
         for g in ch.greenlets:
             if g is not gevent.getcurrent():
                 g.kill(block=False)
@@ -249,7 +258,7 @@ class Asterisk:
             ch.variables.pop(name, None)
         else:
             ch.variables[name] = value
-        self.emit(ch.app, "ChannelVarset", variable=name, value=value or "", channel=ch.json())
+        self.chan_event(ch, "ChannelVarset", variable=name, value=value or "")
 
     def get_variable(self, ch: Channel, name: str) -> str:
         builtin = {
@@ -273,18 +282,13 @@ class Asterisk:
             self._run_continue(ch)
 
     def _run_continue(self, ch: Channel) -> None:
+        from .ari_dialplan import run_dialplan  # it drives this model: imported when first needed
+
         assert ch.continue_to is not None
         ch.continued, ch.continue_to = ch.continue_to, None
         self.leave_stasis(ch)
-        ch.context, ch.exten, ch.priority = ch.continued
-        ch.app_data = ""
-        if not ch.script.has_extension(ch.continued[0], ch.continued[1]):
-            # "sent to invalid extension but no invalid handler": hung up, unseen by the app.
-            self.hang_up(ch, 0, by_ari=False)
-            return
-        talk = ch.script.after_continue_seconds
-        if talk is not None:
-            ch.later(talk, lambda: self.hang_up(ch, 16, by_ari=False))
+        self.set_variable(ch, "STASISSTATUS", "SUCCESS")
+        run_dialplan(self, ch, ch.continued)
 
     # --- playbacks ----------------------------------------------------------
 

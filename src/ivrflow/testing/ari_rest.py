@@ -25,13 +25,15 @@ HANGUP_REASONS = {
 class Rest:
     """Routes one request; raises AriError for Asterisk's error replies."""
 
-    def __init__(self, ast: Asterisk, leg_script: Callable[[], AriCallScript]) -> None:
+    def __init__(self, ast: Asterisk, leg_script: Callable[[], AriCallScript] | None = None) -> None:
         self.ast = ast
         self.leg_script = leg_script
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("GET", re.compile(r"asterisk/info"), self.info),
             ("GET", re.compile(r"applications"), self.applications),
             ("GET", re.compile(r"applications/([^/]+)"), self.application),
+            ("POST", re.compile(r"applications/([^/]+)/subscription"), self.subscribe),
+            ("DELETE", re.compile(r"applications/([^/]+)/subscription"), self.unsubscribe),
             ("GET", re.compile(r"channels"), self.list_channels),
             ("POST", re.compile(r"channels"), self.originate),
             ("POST", re.compile(r"channels/create"), self.create),
@@ -72,7 +74,7 @@ class Rest:
     def _app_json(self, name: str) -> dict[str, Any]:
         return {
             "name": name,
-            "channel_ids": [c.id for c in self.ast.channels.values() if c.app == name],
+            "channel_ids": [c.id for c in self.ast.channels.values() if c.app == name or name in c.subscribers],
             "bridge_ids": [], "endpoint_ids": [], "device_names": [],
             "events_allowed": [], "events_disallowed": [],
         }
@@ -84,6 +86,29 @@ class Rest:
         if name not in self.ast.apps:
             raise AriError(404, "Application not found")
         return 200, self._app_json(name)
+
+    def subscribe(self, params: Params, name: str) -> Reply:
+        """`eventSource=channel:<id>`: the app sees the channel's events, in Stasis or not, until it is destroyed (04b)."""
+        self._event_source(params, name).subscribers.add(name)
+        return 200, self._app_json(name)
+
+    def unsubscribe(self, params: Params, name: str) -> Reply:
+        ch = self._event_source(params, name, gone=AriError(422, "Event source was not subscribed to"))
+        if name not in ch.subscribers:
+            raise AriError(422, "Event source was not subscribed to")
+        ch.subscribers.discard(name)
+        return 200, self._app_json(name)
+
+    def _event_source(self, params: Params, name: str, gone: AriError | None = None) -> Channel:
+        if name not in self.ast.apps:
+            raise AriError(404, "Application not found")
+        if not params.get("eventSource"):
+            raise AriError(400, "Missing parameter eventSource")
+        kind, _, channel_id = params["eventSource"].partition(":")
+        ch = self.ast.channels.get(channel_id) if kind == "channel" else None
+        if ch is None:
+            raise gone or AriError(422, "Event source does not exist")
+        return ch
 
     # --- channels -----------------------------------------------------------
 
@@ -105,7 +130,9 @@ class Rest:
             raise AriError(400, "Application must be specified")
         channel_id = params.get("channelId") or str(uuid.uuid4())
         args = params["appArgs"].split(",") if params.get("appArgs") else []
-        leg = create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, self.leg_script())
+        # Until it is dialed the leg has no caller; without a leg script it then follows the caller's (see `dial`).
+        script = self.leg_script() if self.leg_script is not None else AriCallScript()
+        leg = create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, script)
         return 200, leg.json()
 
     def get_channel(self, params: Params, channel_id: str) -> Reply:
@@ -143,7 +170,10 @@ class Rest:
 
     def continue_(self, params: Params, channel_id: str) -> Reply:
         ch = self.ast.channel(channel_id)
-        target = (params.get("context", ch.context), params.get("extension", ch.exten), int(params.get("priority", "1")))
+        if not any(k in params for k in ("context", "extension", "priority")):
+            target = (ch.context, ch.exten, ch.priority + 1)  # on after Stasis() (04c)
+        else:
+            target = (params.get("context", ch.context), params.get("extension", ch.exten), int(params.get("priority", "1")))
         self.ast.continue_dialplan(ch, target)
         return 204, None
 
@@ -165,6 +195,8 @@ class Rest:
         if leg.dial is None:
             raise AriError(409, "Channel is not in a state to be dialed")
         caller = self.ast.channels.get(params.get("caller", ""))
+        if caller is not None and self.leg_script is None:
+            leg.script = caller.script  # the endpoint behaves as the calling scenario says, on its clock
         dial(self.ast, leg, caller, float(params.get("timeout", "30")))
         return 204, None
 

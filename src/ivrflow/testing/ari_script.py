@@ -67,6 +67,8 @@ class AriCallScript:
     after_continue_seconds: float | None = None
     # (context, extension) pairs the dialplan has; `continue` elsewhere hangs the channel up. None: all exist.
     extensions: frozenset[tuple[str, str]] | None = None
+    # What some extensions run, priority 1 on: (application, data) with ${VAR} expanded (ari_dialplan.py).
+    dialplan: Mapping[tuple[str, str], Sequence[tuple[str, str]]] = field(default_factory=dict)
     # The caller's own leg (the ";1" half of a Local pair): its id, and the Stasis app it is in (None: dialplan).
     caller_leg_id: str | None = None
     caller_leg_app: str | None = None
@@ -87,7 +89,7 @@ class AriCallScript:
         return [k if isinstance(k, AriKey) else AriKey(k[0], k[1]) for k in self.keys]
 
     def has_extension(self, context: str, exten: str) -> bool:
-        return self.extensions is None or (context, exten) in self.extensions
+        return self.extensions is None or (context, exten) in self.extensions or (context, exten) in self.dialplan
 
     def dial_outcome(self, endpoint: str) -> DialOutcome:
         return self.dial_outcomes.get(endpoint, self.default_dial_outcome)
@@ -104,14 +106,27 @@ def _dial(o: BridgeOutcome) -> DialOutcome:
     return DialOutcome(result, o.ring_seconds, o.talk_seconds)
 
 
-def from_call_script(fs: CallScript, dial_template: str = "PJSIP/{number}") -> AriCallScript:
+def _number(leg: str, bridge_template: str) -> str:
+    """The destination number in a FreeSWITCH bridge leg made by `bridge_template` (`user/101` -> `101`)."""
+    prefix, _, suffix = bridge_template.partition("{number}")
+    if leg.startswith(prefix) and leg.endswith(suffix) and len(leg) > len(prefix) + len(suffix):
+        return leg[len(prefix) : len(leg) - len(suffix)]
+    return leg
+
+
+def from_call_script(
+    fs: CallScript, dial_template: str = "PJSIP/{number}", bridge_template: str = "{number}"
+) -> AriCallScript:
     """The same caller on Asterisk: one scenario table drives both emulators.
 
     Keys keep their call times (FreeSWITCH durations are 8 kHz samples), the
-    caller's hangup its time, sounds their lengths; bridge outcomes become dial
-    outcomes of the endpoints the template makes.
+    caller's hangup its time, sounds their lengths; bridge outcomes, keyed by
+    the FreeSWITCH leg `bridge_template` made, become dial outcomes of the
+    endpoints `dial_template` makes for the same number.
     """
-    outcomes = {dial_template.replace("{number}", number): _dial(o) for number, o in fs.bridge_outcomes.items()}
+    outcomes = {
+        dial_template.replace("{number}", _number(leg, bridge_template)): _dial(o) for leg, o in fs.bridge_outcomes.items()
+    }
     return AriCallScript(
         caller_number=fs.caller_id_number,
         caller_name=fs.caller_id_name,

@@ -7,6 +7,7 @@ channel variables they set and ``Application-Response`` (the
 
 from __future__ import annotations
 
+import re
 import struct
 import wave
 from typing import TYPE_CHECKING
@@ -87,6 +88,71 @@ def _record(session: Session, arg: str) -> None:
     ch.set_var("record_seconds", str(samples // _RECORD_RATE))
     ch.set_var("record_ms", str(samples // (_RECORD_RATE // 1000)))
     ch.set_var("record_samples", str(samples))
+
+
+def _play_and_get_digits(session: Session, arg: str) -> None:
+    """``min max tries timeout_ms terminators prompt invalid_prompt var [regex [digit_timeout_ms [transfer_on_fail]]]`` (06).
+
+    Each try reads an entry (any digit cuts the prompt); a long enough entry that
+    matches the regex ends it, an entry that does not is kept as ``<var>_invalid``;
+    a failed try plays the invalid prompt. Once the tries are spent the call
+    goes to ``transfer_on_fail`` ("None" from greenswitch included).
+    """
+    words = arg.split()
+    try:
+        low, high, tries, timeout = (int(w) for w in words[:4])
+        terminators, prompt, invalid, var = words[4:8]
+    except ValueError:
+        return  # FreeSWITCH logs its usage line and does nothing
+    regex = words[8] if len(words) > 8 else ""
+    digit_timeout = _int(words[9]) if len(words) > 9 else 0
+    ch = session.channel
+    for _ in range(max(tries, 1)):
+        entered = _read(session, high, prompt, terminators, timeout, digit_timeout or timeout)
+        if entered is None:
+            return
+        ch.set_var("read_result", "success" if entered and len(entered) >= low else "failure")
+        if entered and len(entered) >= low:
+            if not regex or re.search(regex, entered):
+                ch.set_var(var, entered)
+                return
+            ch.set_var(var, None)
+            ch.set_var(f"{var}_invalid", entered)
+        if session.poll(_prompt_seconds(session, invalid), digits="playback")[0] == "hangup":
+            return
+    if len(words) > 10 and words[10]:
+        # Without a dialplan and context the transfer keeps the caller profile's own ("xml").
+        session.transfer(words[10], ch.profile.get("Dialplan", "XML"), ch.profile.get("Context", "default"))
+
+
+def _read(session: Session, most: int, prompt: str, terminators: str, timeout_ms: int, digit_timeout_ms: int) -> str | None:
+    """switch_ivr_read: the entry typed (terminator not included), or None if the call went away."""
+    entered = ""
+    result, digit = session.poll(_prompt_seconds(session, prompt), digits="read")  # any digit ends the prompt
+    if result == "done":
+        result, digit = session.poll(timeout_ms / 1000, digits="read")
+    while result == "dtmf":
+        if digit in terminators:
+            session.channel.set_var("read_terminator_used", digit)
+            break
+        entered += digit
+        if len(entered) >= most:
+            break
+        result, digit = session.poll(digit_timeout_ms / 1000, digits="read")
+    return None if result == "hangup" else entered
+
+
+def _prompt_seconds(session: Session, prompt: str) -> float:
+    if prompt.startswith("silence_stream://"):
+        return _int(prompt.removeprefix("silence_stream://").split(",")[0]) / 1000
+    return session.script.sound_seconds(prompt) or 0.0
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0  # atoi: greenswitch's "None" is 0
 
 
 def _sleep(session: Session, arg: str) -> None:
@@ -181,6 +247,9 @@ APPLICATIONS: Mapping[str, Callable[[Session, str], None]] = {
     "pre_answer": _pre_answer,
     "playback": _playback,
     "record": _record,
+
+
+    "play_and_get_digits": _play_and_get_digits,
     "sleep": _sleep,
     "say": _say,
     "speak": _speak,

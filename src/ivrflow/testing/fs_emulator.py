@@ -182,6 +182,10 @@ class EmulatedCall:
             self._shutdown()
         return self.record
 
+    def drop_connection(self) -> None:
+        """The switch's end of the socket goes away mid-call (FreeSWITCH killed, a cut link): no notice, no goodbye."""
+        self._close("emulator")
+
     def _shutdown(self) -> None:
         self._close("app")
         self.session.release_control()

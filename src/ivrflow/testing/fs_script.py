@@ -111,6 +111,8 @@ class CallScript:
     transfer_extensions: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     # What any other destination runs; None: the channel parks there.
     default_transfer_extension: Sequence[tuple[str, str]] | None = None
+    # Destinations the dialplan has no extension for: a transfer there hangs up NO_ROUTE_DESTINATION.
+    unrouted: frozenset[str] = frozenset()
     # CHANNEL_PARK fires once this many commands were handled; with 1 it fires
     # before ``myevents`` is processed and so is never seen, as happens on a fast switch.
     park_after_commands: int = 3

@@ -165,8 +165,11 @@ class Session:
         elif seconds > 0:
             self.wake.wait(seconds * self.script.time_scale)
 
-    def poll(self, seconds: float, *, digits: Literal["playback", "sleep", "bridge"]) -> tuple[PollResult, str]:
-        """Run media for ``seconds`` like FreeSWITCH's frame loops; returns why it stopped."""
+    def poll(self, seconds: float, *, digits: Literal["playback", "sleep", "bridge", "read"]) -> tuple[PollResult, str]:
+        """Run media for ``seconds`` like FreeSWITCH's frame loops; returns why it stopped.
+
+        ``read`` (switch_ivr_read's prompt and digit waits) stops on any digit and leaves the rest queued.
+        """
         remaining = seconds
         while True:
             if not self.channel.ready:
@@ -178,10 +181,10 @@ class Session:
             if digits == "sleep" and self.digits:
                 # sleep stops on a digit but leaves it queued for the next reader.
                 return "dtmf", ""
-            if digits in ("playback", "bridge"):
+            if digits in ("playback", "bridge", "read"):
                 while self.digits:
                     digit = self.dequeue_digit()
-                    if digits == "playback" and digit in self.playback_terminators():
+                    if digits == "read" or (digits == "playback" and digit in self.playback_terminators()):
                         return "dtmf", digit
             if self.queue and not self.event_lock_depth:
                 self.parse_all_events()
@@ -411,6 +414,9 @@ class Session:
         ch.running_state = "CS_ROUTING"
         ch.call_state = "RINGING"
         self.outbox.emit("CHANNEL_STATE")
+        if destination in self.script.unrouted:
+            self.hangup("NO_ROUTE_DESTINATION", "command")  # hung up while routing (06e)
+            return
         ch.running_state = "CS_EXECUTE"
         ch.set_state_number("CS_EXECUTE")
         ch.call_state = "ACTIVE" if ch.answer_state == "answered" else "RINGING"

@@ -1,0 +1,81 @@
+"""What an emulated channel does once it leaves Stasis: its script's dialplan, as a subscribed app sees it (04b-04d).
+
+`continue` sends the channel to (context, extension, priority). An extension the
+dialplan lacks hangs it up ("sent to invalid extension but no invalid handler",
+ChannelDestroyed cause 0); one the script spells out runs application by
+application, each announced by ChannelDialplan; one it only names (or no
+dialplan at all) keeps the channel up for `after_continue_seconds`. Only apps
+subscribed to the channel (`POST /applications/{app}/subscription`) see any of it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+
+from .ari_model import AriError, Asterisk, Channel
+
+__all__ = ["run_dialplan"]
+
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def run_dialplan(ast: Asterisk, ch: Channel, target: tuple[str, str, int]) -> None:
+    context, exten, priority = target
+    if not ch.script.has_extension(context, exten):
+        ast.chan_event(ch, "ChannelHangupRequest", cause=16, soft=True)
+        ch.context, ch.exten, ch.priority, ch.app_name, ch.app_data = context, exten, priority, "", ""
+        ast.hang_up(ch, 0, by_ari=False)
+        return
+    ch.context, ch.exten, ch.priority, ch.app_name, ch.app_data = context, exten, priority, "", ""
+    steps = ch.script.dialplan.get((context, exten))
+    if steps is not None:
+        _run_from(ast, ch, steps, priority)
+        return
+    talk = ch.script.after_continue_seconds
+    if talk is not None:
+        ch.later(talk, lambda: ast.hang_up(ch, 16, by_ari=False))
+
+
+def _run_from(ast: Asterisk, ch: Channel, steps: Sequence[tuple[str, str]], priority: int) -> None:
+    while ch.alive:
+        if priority > len(steps):
+            _hang_up(ast, ch, 16)  # the extension ran out: autofallthrough hangs up
+            return
+        app, data = steps[priority - 1][0], _expand(ast, ch, steps[priority - 1][1])
+        ch.priority, ch.app_name, ch.app_data = priority, app, data
+        ast.chan_event(ch, "ChannelDialplan", dialplan_app=app, dialplan_app_data=data)
+        priority += 1
+        if app == "Set":
+            name, _, value = data.partition("=")
+            if not name.startswith("GLOBAL("):  # a global variable is no channel's event
+                ast.set_variable(ch, name, value)
+        elif app == "Answer":
+            ast.answer(ch)
+        elif app == "Hangup":
+            _hang_up(ast, ch, 16)
+            return
+        elif app in ("Playback", "Wait"):
+            seconds = ch.script.sound_seconds(data) if app == "Playback" else float(data or 0)
+            resume = priority
+            ch.later(seconds or 0.0, lambda: _run_from(ast, ch, steps, resume))
+            return
+
+
+def _hang_up(ast: Asterisk, ch: Channel, cause: int) -> None:
+    ast.chan_event(ch, "ChannelHangupRequest", cause=16, soft=True)
+    ch.app_name = ch.app_data = ""
+    ast.hang_up(ch, cause, by_ari=False)
+
+
+def _expand(ast: Asterisk, ch: Channel, data: str) -> str:
+    def value(m: re.Match[str]) -> str:
+        if m.group(1) == "EPOCH":
+            return str(int(time.time()))
+        try:
+            return ast.get_variable(ch, m.group(1))
+        except AriError:
+            return ""  # an unset variable expands to nothing
+
+    return _VARIABLE.sub(value, data)
