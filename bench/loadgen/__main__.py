@@ -22,7 +22,6 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -31,41 +30,10 @@ import gevent.lock  # noqa: E402
 import gevent.pool  # noqa: E402
 
 from . import frames  # noqa: E402
+from .report import cpu as _cpu, result as _result  # noqa: E402
 from .switch import SCENARIOS, FakeCall, Stats  # noqa: E402
 
 CALL_SECONDS_MAX = 10.0  # wall time any bench call may take beyond its start
-
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
-def _summary(values: list[float]) -> dict[str, float | int]:
-    if not values:
-        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
-    v = sorted(values)
-
-    def pct(p: float) -> float:
-        return round(v[min(len(v) - 1, int(p * len(v)))], 3)
-
-    return {"n": len(v), "p50": pct(0.50), "p99": pct(0.99), "max": round(v[-1], 3)}
-
-
-def _result(stats: Stats, **extra: object) -> dict[str, object]:
-    return {
-        "started": stats.started,
-        "finished": stats.finished,
-        "lost": stats.lost,
-        "left_open": stats.left_open,
-        "accept_to_first_cmd_ms": _summary(stats.accept_ms),
-        "accept_to_connect_ms": _summary(stats.connect_ms),
-        "key_to_cmd_ms": _summary(stats.key_ms),
-        "outcomes": stats.outcomes,
-        "problems": stats.problems,
-        "loadgen_cpu_s": round(_cpu(), 3),
-        **extra,
-    }
 
 
 def run_rate(address: tuple[str, int], rate: float, duration: float, mix: list[str], release_timeout: float) -> dict:

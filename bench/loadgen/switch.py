@@ -23,6 +23,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gevent
@@ -56,6 +57,19 @@ SCENARIOS = {
 SOUNDS = {"advertising.wav": 0.4, "hello.wav": 0.3}
 DEFAULT_SOUND = 0.1
 HOLD_SECONDS = 3600.0
+
+
+def caller_in_prompt(
+    s: Scenario, sound: str, later: Callable[..., object], key: Callable[[str, bool], None], hang_up: Callable[[], None]
+) -> float:
+    """A prompt (by file name) starts: schedule the caller's keys or hang-up in it; how long it plays."""
+    if sound == "hello.wav":
+        for at, digit, expect in s.keys:
+            later(at, key, digit, expect)
+        return HOLD_SECONDS if s.hold else SOUNDS[sound]
+    if sound == "advertising.wav" and s.hangup_after_ad is not None:
+        later(s.hangup_after_ad, hang_up)
+    return SOUNDS.get(sound, DEFAULT_SOUND)
 
 
 @dataclass(slots=True)
@@ -340,17 +354,10 @@ class FakeCall:
         elif name == "playback":
             sound = data.rsplit("/", 1)[-1]
             app.sound = sound
-            seconds = SOUNDS.get(sound, DEFAULT_SOUND)
-            if sound == "hello.wav":
-                if self.s.hold:
-                    seconds = HOLD_SECONDS
-                    if not self.held:
-                        self.held = True
-                        self.stats.held += 1
-                for at, digit, expect in self.s.keys:
-                    self._later(at, self._key, digit, expect)
-            elif sound == "advertising.wav" and self.s.hangup_after_ad is not None:
-                self._later(self.s.hangup_after_ad, self._caller_hangup)
+            seconds = caller_in_prompt(self.s, sound, self._later, self._key, self._caller_hangup)
+            if seconds == HOLD_SECONDS and not self.held:
+                self.held = True
+                self.stats.held += 1
             self._write(self._ev(template, app))
             app.timer = self._later(seconds, self._complete, app, "FILE PLAYED")
         elif name == "sleep":

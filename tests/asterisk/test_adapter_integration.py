@@ -192,7 +192,7 @@ def test_reconnect_reconciles_the_calls_by_the_documented_rule(adapter: Adapter)
     (failed,) = adapter.events("k4")
     assert isinstance(failed, SwitchFailed) and failed.reason == LOST_STATE
     assert emu.channel("orphan").alive  # not yet: its StasisStart might still be unread
-    assert hang_up_orphans(adapter.rest, adapter.router, ["orphan"]) == ["orphan"]
+    assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["orphan"]) == ["orphan"]
     assert emu.channel("orphan").hangup_cause == 41
     assert not emu.channel("orphan").alive
 
@@ -259,10 +259,22 @@ def test_a_freeswitch_scenario_script_drives_the_asterisk_emulator_too(adapter: 
 
 def test_an_orphan_still_talking_in_a_bridge_is_left_alone(adapter: Adapter) -> None:
     emu = adapter.emu
-    emu.asterisk.sinks["ivrflow"] = lambda event: False  # its StasisStart is lost
+    emu.asterisk.sinks["ivrflow"] = lambda event: True  # sent, never read: its StasisStart is lost
     emu.place_call(AriCallScript(channel_id="talking"))
     emu.place_call(AriCallScript(channel_id="alone"))
     assert adapter.rest.request("POST", "/bridges", [("bridgeId", "b1")]).status == 200
     assert adapter.rest.request("POST", "/bridges/b1/addChannel", [("channel", "talking")]).status == 204
-    assert hang_up_orphans(adapter.rest, adapter.router, ["talking", "alone"]) == ["alone"]
+    assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["talking", "alone"]) == ["alone"]
     assert emu.channel("talking").alive and not emu.channel("alone").alive
+
+
+def test_an_orphan_candidate_transferred_during_the_grace_is_not_hung_up_at_its_target(adapter: Adapter) -> None:
+    emu = adapter.emu
+    emu.asterisk.sinks["ivrflow"] = lambda event: True  # listed by reconciliation before its StasisStart was read
+    emu.place_call(AriCallScript(channel_id="moved"))
+    emu.place_call(AriCallScript(channel_id="stuck"))
+    # Driven meanwhile and sent on into the dialplan: it leaves the app, nobody owns it any more.
+    assert adapter.rest.request("POST", "/channels/moved/continue", [("context", "from-ivr"), ("extension", "050")]).status == 204
+    assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["moved", "stuck"]) == ["stuck"]
+    assert emu.channel("moved").alive and emu.channel("moved").continued == ("from-ivr", "050", 1)
+    assert not emu.channel("stuck").alive

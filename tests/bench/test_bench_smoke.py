@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTENDERS = ("ivrflow", "baseline", "floor")
+CONTENDERS = ("ivrflow", "ivrflow-ari", "baseline", "floor")
 NUMBERS = ("cps_max", "cpu_s_per_1000_calls", "rss_mb_peak", "held_calls", "rss_kb_per_held_call")
 
 
@@ -36,4 +36,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert block["held_calls"] > 0, name
         assert block["lost_calls"] == 0, (name, block["runs"], block["holds"])
         assert block["left_open"] == 0, (name, block["runs"], block["holds"])
+    # ARI has no barge-in: the key that stops the greeting is a command of its own, measured apart.
+    ari = result["ivrflow-ari"]
+    assert ari["first_key_to_stop_ms"]["p99"] >= ari["first_key_to_stop_ms"]["p50"] > 0
+    assert ari["rest_requests_per_call"] > 0
+    assert all(r["requests_after_stasis_end"] == 0 for r in ari["runs"] + ari["holds"]), ari["runs"]
     assert "| metric |" in done.stdout

@@ -154,21 +154,27 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
     return decisions
 
 
-def hang_up_orphans(rest: AriRest, router: CallRouter, candidates: list[str]) -> list[str]:
-    """Step 4, once the grace period is over: hang up the candidates nobody drives by now.
+def hang_up_orphans(rest: AriRest, app: str, router: CallRouter, candidates: list[str]) -> list[str]:
+    """Step 4, once the grace period is over: hang up the candidates still in the app that nobody drives by now.
 
+    A candidate whose StasisStart was only unread may have been driven and
+    transferred (`continue`) during the grace: it has left the app, and
+    `DELETE /channels` would cut it at its target, so the app is listed again.
     A channel in a bridge is left alone: it is a transferred call still talking
     (an earlier process bridged it), and hanging it up would cut a conversation.
     """
     try:
+        listed = rest.request("GET", f"/applications/{app}")
         reply = rest.request("GET", "/bridges")
-        bridges = reply.body if reply.status == 200 and isinstance(reply.body, list) else []
-    except AriUnavailable:
-        bridges = []
+    except AriUnavailable as exc:
+        log.warning("orphaned channels left for the next reconnect: %s", exc)
+        return []
+    in_app = set(listed.body.get("channel_ids", [])) if listed.status == 200 and isinstance(listed.body, dict) else set()
+    bridges = reply.body if reply.status == 200 and isinstance(reply.body, list) else []
     bridged = {str(c) for b in bridges if isinstance(b, dict) for c in b.get("channels", [])}
     hung_up = []
     for channel_id in candidates:
-        if router.owned(channel_id) or channel_id in bridged:
+        if channel_id not in in_app or router.owned(channel_id) or channel_id in bridged:
             continue
         log.warning("call=%s hung up: %s", channel_id, LOST_CALL)
         try:

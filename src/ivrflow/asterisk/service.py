@@ -99,4 +99,4 @@ class AriService:
             log.info("ARI reconciliation: %s", ", ".join(f"{c}={d}" for c, d in sorted(decisions.items())))
         orphans = [c for c, d in decisions.items() if d == "orphan"]
         if orphans:
-            gevent.spawn_later(self.orphan_grace, hang_up_orphans, self.rest, self.calls.router, orphans)
+            gevent.spawn_later(self.orphan_grace, hang_up_orphans, self.rest, self.app, self.calls.router, orphans)
