@@ -1,4 +1,4 @@
-"""Each rule action, fed by hand (README "How a call walks a menu", 2, 6, 7 and "Actions not run yet")."""
+"""Each rule action, fed by hand (README "How a call walks a menu", 2, 6, 7 and "Actions a switch cannot run")."""
 
 from __future__ import annotations
 
