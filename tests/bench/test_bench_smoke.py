@@ -42,3 +42,17 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert ari["rest_requests_per_call"] > 0
     assert all(r["requests_after_stasis_end"] == 0 for r in ari["runs"] + ari["holds"]), ari["runs"]
     assert "| metric |" in done.stdout
+
+
+def test_webhook_hold_smoke() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.webhook_hold", "--waiting", "10", "--callers", "5", "--reply-after", "0.5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["webhook_answered"] == 10 and result["waiting_transferred_to_003"] == 10
+    assert 0 <= result["lost"] <= 10  # a key the loaded emulator placed outside the greeting; counted, not hidden
+    for run in ("alone", "beside_waiting"):
+        measured = result[run]
+        assert measured["p50_ms"] is None or 0 <= measured["p50_ms"] <= measured["p99_ms"] <= measured["max_ms"], run
