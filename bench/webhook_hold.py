@@ -7,9 +7,9 @@ server on loopback that answers every request after `reply_after` seconds, and
 emulated FreeSWITCH calls on the example menu (its times scaled by SCALE).
 Option 3 of the menu asks the webhook, then transfers to 003. Two runs of
 `callers` direct-dial callers (105, keyed at 10.0/10.2/10.4 s of call time,
-started over 2.5 s): alone, then while `waiting` calls are out on the webhook
-(all of them in flight before the first caller starts, their replies coming
-back during the run). Key→command is the emulator's time from writing the
+started over 2.5 s; the waiting calls are started over 0.5 s): alone, then while `waiting` calls are out on the webhook
+(all of them in flight before the first caller starts (`in_flight_at_start`
+says how many made it), their replies coming back during the run). Key→command is the emulator's time from writing the
 last key's DTMF event to reading the `transfer` it causes, in wall
 milliseconds. Everything shares one process, so the figures include the
 emulator's and the webhook server's own work: a pessimistic bound.
@@ -21,6 +21,7 @@ import argparse
 import json
 import resource
 import statistics
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,7 +56,7 @@ class SlowHook:
         self.delay = delay
         self.in_flight = 0
         self.answered = 0
-        self.server = WSGIServer(("127.0.0.1", 0), self, log=None, error_log=None)
+        self.server = WSGIServer(("127.0.0.1", 0), self, log=None, error_log=None, backlog=4096)
 
     def __call__(self, environ: dict[str, object], start_response: object) -> list[bytes]:
         self.in_flight += 1
@@ -83,8 +84,7 @@ def menu_asking(url: str) -> Menu:
 
 
 @contextmanager
-def ivrflow(menu: Menu) -> Iterator[EslServer]:
-    registry = CollectorRegistry()
+def ivrflow(menu: Menu, registry: CollectorRegistry) -> Iterator[EslServer]:
     calls = CallRegistry(max_calls=10_000)
     metrics = Metrics(registry, lambda: calls.active)
     client = WebhookClient(WebhookSettings(deadline_s=10.0), observe=metrics.webhook_done)
@@ -106,8 +106,10 @@ def script(keys: tuple[tuple[float, str], ...]) -> CallScript:
 
 
 def key_to_command_ms(switch: ChannelHistory) -> float:
+    """From the last DTMF event's writing (as the emulator fired it, however late) to the transfer's arrival."""
+    key_at = max(t for t, name in switch.events_fired if name == "DTMF")
     transfer_at = next(run.started for run in switch.applications if run.name == "transfer")
-    return (transfer_at - LAST_KEY_AT) * SCALE * 1000
+    return (transfer_at - key_at) * SCALE * 1000
 
 
 def direct_callers(server: EslServer, count: int) -> tuple[list[float], int]:
@@ -121,6 +123,17 @@ def direct_callers(server: EslServer, count: int) -> tuple[list[float], int]:
     return [key_to_command_ms(s) for s in reached], len(switches) - len(reached)
 
 
+def until_the_requests_stop_arriving(hook: SlowHook) -> int:
+    """The requests in flight once no new one has come for 0.2 s."""
+    peak, quiet_since = 0, time.monotonic()
+    with gevent.Timeout(60, SystemExit("no webhook request arrived")):
+        while peak == 0 or time.monotonic() - quiet_since < 0.2:
+            gevent.sleep(0.01)
+            if hook.in_flight > peak:
+                peak, quiet_since = hook.in_flight, time.monotonic()
+    return hook.in_flight
+
+
 def summary(latencies: list[float]) -> dict[str, float | None]:
     if not latencies:
         return {"p50_ms": None, "p99_ms": None, "max_ms": None}
@@ -132,13 +145,15 @@ def summary(latencies: list[float]) -> dict[str, float | None]:
 def run(waiting: int, callers: int, reply_after: float) -> dict[str, object]:
     hook = SlowHook(reply_after)
     hook.server.start()
+    registry = CollectorRegistry()
     try:
-        with ivrflow(menu_asking(hook.url)) as server:
+        with ivrflow(menu_asking(hook.url), registry) as server:
             alone, lost_alone = direct_callers(server, callers)
-            held = [start_call(server.address, script(((10.0, "3"),))) for _ in range(waiting)]
-            with gevent.Timeout(120, SystemExit(f"only {hook.in_flight} of {waiting} requests in flight")):
-                while hook.in_flight < waiting:
-                    gevent.sleep(0.01)
+            held = []
+            for _ in range(waiting):  # a short ramp: a burst pushed keys out of the greeting
+                held.append(start_call(server.address, script(((11.0, "3"),))))  # late in the greeting: setup lags under load
+                gevent.sleep(0.5 / waiting)
+            in_flight_at_start = until_the_requests_stop_arriving(hook)
             beside, lost_beside = direct_callers(server, callers)
             held_switches = [g.get(timeout=120) for g in held]
     finally:
@@ -146,7 +161,7 @@ def run(waiting: int, callers: int, reply_after: float) -> dict[str, object]:
     return {
         "waiting": waiting, "callers": callers, "reply_after_s": reply_after,
         "alone": summary(alone), "beside_waiting": summary(beside), "lost": lost_alone + lost_beside,
-        "webhook_answered": hook.answered,
+        "in_flight_at_start": in_flight_at_start, "webhook_answered": hook.answered,
         "waiting_transferred_to_003": sum(1 for s in held_switches if s.transferred_to == "003"),
     }
 

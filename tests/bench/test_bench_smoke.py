@@ -51,7 +51,7 @@ def test_webhook_hold_smoke() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
-    assert result["webhook_answered"] == 10 and result["waiting_transferred_to_003"] == 10
+    assert result["webhook_answered"] == result["waiting_transferred_to_003"] >= result["in_flight_at_start"] > 0
     assert 0 <= result["lost"] <= 10  # a key the loaded emulator placed outside the greeting; counted, not hidden
     for run in ("alone", "beside_waiting"):
         measured = result[run]
