@@ -447,12 +447,8 @@ class Call:
             self._start_play(lambda pid: Play(pid, hold, False), False, State.WAITING)
 
     def _on_hold_finished(self, event: PlaybackFinished) -> None:
-        if event.play_id != self._playing:
-            return
-        self._playing = None
-        if event.error:  # not looped: a missing file would come back at once, forever
-            self._errors.append(f"hold sound could not play: {event.error}")
-        else:
+        # Not looped after an error: a missing file would come back at once, forever.
+        if self._prompt_ended(event, "hold sound") and not event.error:
             self._play_hold()
 
     def _on_waiting_digit(self, event: DtmfReceived) -> None:
@@ -572,12 +568,8 @@ class Call:
         self._start_play(lambda pid: Play(pid, filename, True), True, State.RATING)
 
     def _on_rating_playback_finished(self, event: PlaybackFinished) -> None:
-        if event.play_id != self._playing:
-            return
-        self._playing = None
-        if event.error:  # the caller may still know what to press
-            self._errors.append(f"quality_rate sound could not play: {event.error}")
-        self._start_timer(TimerKind.FIRST_DIGIT, self._context.timeout)
+        if self._prompt_ended(event, "quality_rate sound"):  # failed or not: the caller may know what to press
+            self._start_timer(TimerKind.FIRST_DIGIT, self._context.timeout)
 
     def _on_rating_digit(self, event: DtmfReceived) -> None:
         self._note_digit()
@@ -639,11 +631,9 @@ class Call:
         return self._done(rule.action)
 
     def _on_listening_playback_finished(self, event: PlaybackFinished) -> None:
-        if event.play_id != self._playing or self._voice_rule is None:
+        if self._voice_rule is None or not self._prompt_ended(event, "prompt"):
             return
-        self._playing = None
         if event.error:  # the recognition goes on without its sound
-            self._errors.append(f"prompt could not play: {event.error}")
             self._emit(Notice(f"voice_helper's sound in option {self._option!r} could not play: {event.error}"))
         self._start_timer(TimerKind.SPEECH, self._voice_rule.voice_helper_timeout)
 
@@ -715,18 +705,25 @@ class Call:
         self.state = state
         self._emit(make(self._playing))
 
+    def _prompt_ended(self, event: PlaybackFinished, what: str) -> bool:
+        """Whether `event` ends the prompt now playing (not one stopped earlier); a failure goes into errors."""
+        if event.play_id != self._playing:
+            return False
+        self._playing = None
+        if event.error:
+            self._errors.append(f"{what} could not play: {event.error}")
+        return True
+
     def _stop_play(self) -> None:
         if self._playing is not None:
             self._emit(StopPlayback(self._playing))
             self._playing = None
 
     def _on_playback_finished(self, event: PlaybackFinished) -> None:
-        if event.play_id != self._playing:
-            return  # a prompt stopped earlier
-        self._playing = None
+        if not self._prompt_ended(event, "prompt"):
+            return
         self._digitvar = None
         if event.error:
-            self._errors.append(f"prompt could not play: {event.error}")
             self._emit(Notice(f"prompt in option {self._option!r} could not play: {event.error}"))
         self._run_rules()
 
@@ -987,12 +984,8 @@ class Call:
         self._start_timer(TimerKind.VOICEMAIL, vm.max_seconds * 1000 + VOICEMAIL_GRACE_MS)
 
     def _on_voicemail_prompt_finished(self, event: PlaybackFinished) -> None:
-        if event.play_id != self._playing:
-            return
-        self._playing = None
-        if event.error:  # a missing greeting or beep: the caller can still leave a message
-            self._errors.append(f"voicemail prompt could not play: {event.error}")
-        self._next_voicemail_step()
+        if self._prompt_ended(event, "voicemail prompt"):  # without its greeting or beep a message can still be left
+            self._next_voicemail_step()
 
     def _on_message_recorded(self, event: MessageRecorded) -> None:
         if event.job != self._vm_job:
