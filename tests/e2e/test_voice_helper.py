@@ -35,6 +35,7 @@ ivrs:
               sound: 51
               voice_helper_timeout: 300
               voice_helper_digits_max: 3
+              voice_helper_classic_term: true
               voice_helper_rules:
                 - {to_option: "1", transcription: "оплат|bill"}
                 - {to_option: "2", transcription: "tech support|оператор"}
@@ -45,8 +46,10 @@ ivrs:
 """
 
 
-def run(**script: Any) -> tuple[Any, dict[str, Any]]:
-    menu = load_menu_text(MENU, "voice.yaml").menu
+def run(fields: str = "", **script: Any) -> tuple[Any, dict[str, Any]]:
+    """A call into MENU, its voice_helper's `classic_term: true` line replaced by `fields` when given."""
+    text = MENU.replace("voice_helper_classic_term: true", fields) if fields else MENU
+    menu = load_menu_text(text, "voice.yaml").menu
     with ivrflow(menu, options=SPEECH) as it:
         return call(it, **script)
 
@@ -85,6 +88,28 @@ def test_keys_fall_back_to_the_contexts_options_at_hash() -> None:
     assert record["transfer_destinations"] == ["100"] and record["entries"] == ["1"]
     assert "detect_speech stop" in apps(switch)
     assert switch.speech == []  # listening stopped at the first key: the words came to nobody
+
+
+def test_without_the_classic_terminator_hash_is_typed_and_the_entry_ends_at_digits_max() -> None:
+    _, record = run("voice_helper_classic_term: false", keys=[(1.0, "1"), (1.2, "#"), (1.4, "2")])
+    assert record["entries"] == ["1#2"] and record["transfer_destinations"] == ["900"]
+
+
+def test_unmatched_words_listen_again_and_the_second_try_chooses() -> None:
+    switch, record = run("voice_helper_final_count: 2", speech=[(1.0, "какая погода"), (2.0, "оплата")])
+    assert record["transfer_destinations"] == ["100"]
+    assert [step["option"] for step in record["path"]] == ["start", "1"]
+    ran = apps(switch)
+    listens = [i for i, app in enumerate(ran) if app.startswith("detect_speech unimrcp:asr")]
+    assert len(listens) == 2 and ran[listens[0] + 2:listens[1]] == ["break all", "detect_speech stop", "set fire_asr_events=true"]
+    assert [words for _, words in switch.speech] == ["какая погода", "оплата"]
+
+
+def test_after_final_count_unmatched_transcriptions_invalid_runs() -> None:
+    switch, record = run("voice_helper_final_count: 2", speech=[(1.0, "какая погода"), (2.0, "курс валют")])
+    assert record["transfer_destinations"] == ["900"]
+    assert [step["option"] for step in record["path"]] == ["start", "invalid"]
+    assert len([app for app in apps(switch) if app.startswith("detect_speech unimrcp:asr")]) == 2
 
 
 def test_keys_end_at_digits_max() -> None:

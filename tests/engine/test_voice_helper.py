@@ -65,6 +65,48 @@ def test_a_transcription_that_matches_no_route_runs_invalid() -> None:
     assert heard(listening()[0], "") [-2:] == [("transfer", "900"), ("done", "transfer", "ok")]  # nothing understood
 
 
+def test_unmatched_words_listen_again_until_final_count_transcriptions_were_heard() -> None:
+    d, _ = listening(voice_helper_final_count=3)
+    out = heard(d.at(1.0), "погода")  # the sound still plays: it stops, a fresh recognition starts
+    assert out == [("stop",), ("stop_listening",), ("listen", "unimrcp:asr", "builtin:speech/transcribe"), ("timer", "speech", 4.0)]
+    assert d.call.state is State.LISTENING
+    assert heard(d.at(2.0), "курс валют")[2:] == [("listen", "unimrcp:asr", "builtin:speech/transcribe"), ("timer", "speech", 4.0)]
+    assert heard(d.at(3.0), "всё ещё не то")[-3:] == [("resolved", "invalid", "invalid"), ("transfer", "900"), ("done", "transfer", "ok")]
+
+
+def test_a_retry_that_matches_runs_its_route() -> None:
+    d, _ = listening(voice_helper_final_count=2)
+    heard(d.at(1.0), "погода")
+    assert heard(d.at(2.0), "оплата")[-3:] == [("resolved", "option", "1"), ("transfer", "100"), ("done", "transfer", "ok")]
+
+
+def test_an_earlier_recognitions_late_result_is_ignored_after_a_retry() -> None:
+    d, _ = listening(voice_helper_final_count=2)
+    heard(d.at(1.0), "погода")
+    first = next(o.listen_id for o in d.log if isinstance(o, StartSpeech))
+    assert heard(d, "оплата", listen_id=first) == []
+    assert d.call.state is State.LISTENING
+
+
+def test_silence_after_unmatched_words_runs_invalid_not_timeout() -> None:
+    d, _ = listening(voice_helper_final_count=2)
+    heard(d.at(1.0), "погода")
+    out = briefs(d.at(5.0).fire(TimerKind.SPEECH))
+    assert out == [("stop_listening",), ("resolved", "invalid", "invalid"), ("transfer", "900"), ("done", "transfer", "ok")]
+
+
+def test_final_count_0_and_1_let_the_first_transcription_decide() -> None:
+    for count in (0, 1):
+        d, _ = listening(voice_helper_final_count=count)
+        assert heard(d, "погода")[-2:] == [("transfer", "900"), ("done", "transfer", "ok")]
+
+
+def test_keys_after_a_retry_still_choose() -> None:
+    d, _ = listening(voice_helper_final_count=3)
+    heard(d.at(1.0), "погода")
+    assert commands(d.press("2")) == [("stop_listening",), ("cancel", "speech"), ("transfer", "200")]
+
+
 def test_a_key_stops_sound_and_listening_and_falls_back_to_the_contexts_options() -> None:
     d, _ = listening()
     out = briefs(d.press("2"))  # digits_max 1: one key is the whole entry
@@ -72,13 +114,35 @@ def test_a_key_stops_sound_and_listening_and_falls_back_to_the_contexts_options(
 
 
 def test_keys_end_at_hash_or_at_digits_max() -> None:
-    d, _ = listening(voice_helper_digits_max=3)
+    d, _ = listening(voice_helper_digits_max=3, voice_helper_classic_term=True)
     assert briefs(d.press("1")) == [("stop",), ("stop_listening",), ("timer", "speech", 4.0)]
     assert commands(d.press("2#"))[-1] == ("transfer", "120")
     d, _ = listening(voice_helper_digits_max=2)
     assert commands(d.press("12"))[-1] == ("transfer", "120")
     d, _ = listening(voice_helper_digits_max=2)
     assert commands(d.press("77"))[-1] == ("transfer", "900")  # no option 77: invalid, as any entry
+
+
+def test_with_the_classic_terminator_hash_alone_is_an_empty_entry_and_runs_invalid() -> None:
+    d, _ = listening(voice_helper_digits_max=3, voice_helper_classic_term=True)
+    assert commands(d.press("#"))[-1] == ("transfer", "900")
+    d.transfer_result(ok=True)
+    assert d.record.entries == ("",)
+
+
+def test_without_the_classic_terminator_hash_is_a_key_of_the_entry() -> None:
+    hash_options = {**OPTIONS, "1#": [transfer("110")]}
+    rule = voice_helper(voice_helper_rules=ROUTES, voice_helper_timeout=4000, voice_helper_digits_max=3)
+    d = Driver(menu(context({"start": [rule], **hash_options}, digit_len=2)), SPEECH)
+    d.start()
+    assert not any(o[0] == "transfer" for o in commands(d.press("1#")))  # "#" did not end the entry
+    assert d.call.state is State.LISTENING
+    out = commands(d.at(5.0).fire(TimerKind.SPEECH))
+    assert out == [("transfer", "110")]  # "1#" waited out the timeout and resolved to its option
+    d.transfer_result(ok=True)
+    assert d.record.entries == ("1#",)
+    d, _ = listening(voice_helper_digits_max=2)
+    assert commands(d.press("1#"))[-1] == ("transfer", "900")  # digits_max reached with "#" among them: no such option
 
 
 def test_keys_then_silence_end_at_the_timeout_with_what_was_typed() -> None:

@@ -107,7 +107,7 @@ from .events import (
     TransferFinished,
     WebhookReplied,
 )
-from .options import CallOptions
+from .options import CallOptions, SpeechRecognition
 from .rating import AskAgain, Rated, judge_rating
 from .record import CallRecord, DestinationOutcome, Outcome, Rating, Step
 from .speech import choose_route
@@ -172,6 +172,7 @@ class Call:
         self._listening: int | None = None  # voice_helper's recognition under way, if any
         self._next_listen_id = 0
         self._voice_rule: VoiceHelper | None = None
+        self._unmatched = 0  # the rule's transcriptions no route matched so far
         self._ring_timeout: int | None = None  # the transfer under way comes back if nobody answers
         self._lifetime_due = False
         self._channel_gone = False  # the caller hung up or left through a transfer: no Hangup
@@ -608,21 +609,24 @@ class Call:
     def _voice_helper(self, rule: VoiceHelper) -> bool:
         """Listen while the rule's sound plays; a transcription, keys or the timeout then choose the option.
 
-        The first key stops the sound and the recognition; keys end at `#`,
-        `voice_helper_digits_max` of them or `voice_helper_timeout` after the
-        last, and resolve like any entry of the context. A transcription runs
-        its route's option, or `invalid` when no route matches; nothing heard
-        within `voice_helper_timeout` of the sound's end runs `timeout`.
+        The first key stops the sound and the recognition; keys end at `#`
+        (with `voice_helper_classic_term`; without it `#` is a key like the
+        others), `voice_helper_digits_max` of them or `voice_helper_timeout`
+        after the last, and resolve like any entry of the context. A
+        transcription runs its route's option; one no route matches stops the
+        sound and listens again, until `voice_helper_final_count` of them
+        (0 counts as 1) were heard, and then runs `invalid`. Nothing heard
+        within `voice_helper_timeout` of the sound's end runs `timeout`
+        (`invalid` once unmatched words were heard).
         """
         speech = self.options.speech
         if speech is None:
             return self._skip(rule.action, "the switch has no speech recognition configured")
-        self._next_listen_id += 1
-        self._listening = self._next_listen_id
+        self._listen(speech)
         self._voice_rule = rule
+        self._unmatched = 0
         self._entry = ""
         self.state = State.LISTENING
-        self._emit(StartSpeech(self._listening, speech.engine, speech.grammar))
         sound = self.menu.sound(rule.sound) if rule.sound is not None else None
         if sound is not None:
             self._start_play(lambda pid: Play(pid, sound.filename, True), True, State.LISTENING)
@@ -643,7 +647,8 @@ class Call:
         self._stop_play()
         self._stop_listening()  # keys chose: a transcription would come too late
         self._cancel_timer(TimerKind.SPEECH)
-        keys = EntryRules.of_record_digits(self._voice_rule.voice_helper_digits_max)
+        rule = self._voice_rule
+        keys = EntryRules.of_record_digits(rule.voice_helper_digits_max, hash_ends=rule.voice_helper_classic_term)
         if ends_entry(keys, event.digit):
             self._resolve_entry(self._entry_rules())
             return
@@ -656,10 +661,18 @@ class Call:
     def _on_speech_detected(self, event: SpeechDetected) -> None:
         if event.listen_id != self._listening or self._voice_rule is None:
             return  # a recognition stopped earlier
-        self._stop_play()
+        self._stop_play()  # the caller spoke over the sound: it has done its work
         self._stop_listening()
         self._cancel_timer(TimerKind.SPEECH)
-        route = choose_route(event.text, self._voice_rule.voice_helper_rules)
+        rule = self._voice_rule
+        route = choose_route(event.text, rule.voice_helper_rules)
+        if route is None:
+            self._unmatched += 1
+            if self._unmatched < max(1, rule.voice_helper_final_count):
+                assert self.options.speech is not None  # a voice_helper listens only with it
+                self._listen(self.options.speech)  # another try: a fresh recognition and a fresh timeout
+                self._start_timer(TimerKind.SPEECH, rule.voice_helper_timeout)
+                return
         option = "invalid" if route is None else route.to_option
         self._emit(InputResolved(self._context.id, "invalid" if route is None else "option", option))
         self._run_option(option)
@@ -670,9 +683,17 @@ class Call:
         self._stop_listening()
         if self._entry:
             self._resolve_entry(self._entry_rules())
+        elif self._unmatched:  # words were heard, none chose: not a silent caller
+            self._emit(InputResolved(self._context.id, "invalid", "invalid"))
+            self._run_option("invalid")
         else:
             self._emit(InputResolved(self._context.id, "timeout", "timeout"))
             self._run_option("timeout")
+
+    def _listen(self, speech: SpeechRecognition) -> None:
+        self._next_listen_id += 1
+        self._listening = self._next_listen_id
+        self._emit(StartSpeech(self._listening, speech.engine, speech.grammar))
 
     def _stop_listening(self) -> None:
         if self._listening is not None:

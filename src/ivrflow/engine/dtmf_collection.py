@@ -37,10 +37,12 @@ class EntryRules:
         )
 
     @classmethod
-    def of_record_digits(cls, max_digits: int) -> EntryRules:
+    def of_record_digits(cls, max_digits: int, hash_ends: bool = True) -> EntryRules:
         """record_digits: no options, so its entry ends at `max_digits` digits, on `#`
-        (the spec's rule for it, whatever the context's options), or on a timeout."""
-        return cls(options=frozenset(), digit_len=max_digits, allow_any_dial=False, hash_is_digit=False)
+        (the spec's rule for it, whatever the context's options), or on a timeout.
+        voice_helper's keys collect the same way; without its classic terminator
+        (`hash_ends` False) `#` is a key like the others."""
+        return cls(options=frozenset(), digit_len=max_digits, allow_any_dial=False, hash_is_digit=not hash_ends)
 
 
 @dataclass(frozen=True, slots=True)
