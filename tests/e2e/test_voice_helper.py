@@ -140,3 +140,16 @@ def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
     names = [run.name for run in switch.applications]
     assert names.index("speak") < names.index("transfer")  # spoken to its end, then the option's next rule
     assert record["transfer_destinations"] == ["003"] and record["notices"] == []
+
+
+def test_a_replys_tts_speaks_with_the_voice_of_its_lang_and_the_default_for_others() -> None:
+    reply = xml(b"<Response><TTS lang='ru-RU'>Vash balans</TTS><TTS lang='de'>Guten Tag</TTS><TTS>Hello</TTS></Response>")
+    options = CallOptions(tts=SpeechSynthesis("flite", "kal", (("ru", "irina"),)))
+    with serving(WebhookServer({"/tts": lambda _: reply})) as server:
+        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), options) as it:
+            switch, record = call(it, keys=PRESS_3)
+    spoken = [run.arg for run in switch.applications if run.name == "speak"]
+    assert spoken == ["flite|irina|Vash balans", "flite|kal|Guten Tag", "flite|kal|Hello"]
+    assert record["notices"] == [
+        "TTS in option '3' of context 1: no voice for lang 'de' in tts_voices, spoken with the default voice 'kal'"
+    ]

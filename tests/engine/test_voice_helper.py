@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ivrflow.engine import CallOptions, SpeechDetected, SpeechRecognition, SpeechSynthesis, StartSpeech, State, TimerKind
 from ivrflow.menu.verbs import TTS
 
@@ -211,6 +213,35 @@ def test_tts_speaks_with_the_configured_engine_and_voice_as_a_background_prompt(
     out = briefs(d.reply(TTS(text="Your balance is 100 | ok")))
     assert ("speak", "flite", "kal", "Your balance is 100 | ok", "bg") in out
     assert commands(d.press("5"))[:1] == [("stop",)]  # a key stops it and begins the entry
+
+
+VOICES = SpeechSynthesis("flite", "kal", (("ru-ru", "irina"), ("en", "slt"), ("en-gb", "awb")))
+
+
+def spoken_with(tts: SpeechSynthesis, lang: str | None) -> tuple[str, list[str]]:
+    """The voice a reply's TTS in `lang` speaks with, and the call's notices."""
+    d = Driver(menu(context({"start": [{"action": "call_interactive", "call_interactive_url": "https://h.test/x"}]})), CallOptions(tts=tts))
+    d.start()
+    [speak] = [o for o in briefs(d.reply(TTS(text="Привет", lang=lang))) if o[0] == "speak"]
+    return speak[2], d.call._notices
+
+
+@pytest.mark.parametrize(
+    ("lang", "voice"),
+    [("ru-RU", "irina"), ("ru_ru", "irina"), ("en-GB", "awb"), ("en-US", "slt"), ("en", "slt"), (None, "kal")],
+)
+def test_tts_speaks_with_the_voice_of_its_lang_the_most_specific_tag_first(lang: str | None, voice: str) -> None:
+    assert spoken_with(VOICES, lang) == (voice, [])
+
+
+def test_a_lang_without_a_voice_speaks_with_the_default_voice_and_says_so() -> None:
+    voice, notices = spoken_with(VOICES, "de-DE")
+    assert voice == "kal"
+    assert notices == ["TTS in option 'start' of context 1: no voice for lang 'de-DE' in tts_voices, spoken with the default voice 'kal'"]
+
+
+def test_without_tts_voices_every_lang_speaks_with_the_one_voice_quietly() -> None:
+    assert spoken_with(SpeechSynthesis("flite", "kal"), "de-DE") == ("kal", [])
 
 
 def test_a_sound_that_cannot_play_leaves_the_listening_and_its_timeout() -> None:

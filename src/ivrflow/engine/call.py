@@ -107,7 +107,7 @@ from .events import (
     TransferFinished,
     WebhookReplied,
 )
-from .options import CallOptions, SpeechRecognition
+from .options import CallOptions, SpeechRecognition, SpeechSynthesis
 from .rating import AskAgain, Rated, judge_rating
 from .record import CallRecord, DestinationOutcome, Outcome, Rating, Step
 from .speech import choose_route
@@ -542,14 +542,29 @@ class Call:
                 ring = None if final else timeout
                 self._start_transfer(destinations, "simple_transfer", "call_interactive", "transfer", "", ring)
                 return True
-            case verbs.TTS(text=text):
+            case verbs.TTS(text=text, lang=lang):
                 tts = self.options.tts
                 if tts is None:
                     self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
                 else:  # a background prompt, as Pause is: a key stops it and begins an entry
-                    self._start_play(lambda pid: Speak(pid, tts.engine, tts.voice, text), True)
+                    voice = self._tts_voice(tts, lang)
+                    self._start_play(lambda pid: Speak(pid, tts.engine, voice, text), True)
                     return True
         return False
+
+    def _tts_voice(self, tts: SpeechSynthesis, lang: str | None) -> str:
+        """The voice of the reply's language; the default one, said in a notice, when the language
+        has none (speaking is better than dropping the text). Without tts_voices every language
+        speaks with the default voice, as configured, and no notice is needed."""
+        voice = tts.voice_for(lang)
+        if voice is not None:
+            return voice
+        if tts.voices:
+            message = (f"TTS in option {self._option!r} of context {self._context.id}: no voice for lang "
+                       f"{lang!r} in tts_voices, spoken with the default voice {tts.voice!r}")
+            self._notices.append(message)
+            self._emit(Notice(message))
+        return tts.voice
 
     # --- quality_rate -----------------------------------------------------
 
