@@ -129,12 +129,16 @@ def test_the_caller_hanging_up_while_listening_is_recorded() -> None:
     assert record["outcome"] == "caller_hangup" and record["transfer_destinations"] == []
 
 
-def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
-    reply = xml(b"<Response><TTS lang='ru-RU'>Your balance is\n 100 | thanks</TTS></Response>")
-    options = CallOptions(tts=SpeechSynthesis("flite", "kal"))
+def replying(body: bytes, tts: SpeechSynthesis) -> tuple[Any, dict[str, Any]]:
+    """A call whose key 3 asks a webhook that replies `body`, on a switch that speaks with `tts`."""
+    reply = xml(body)
     with serving(WebhookServer({"/tts": lambda _: reply})) as server:
-        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), options) as it:
-            switch, record = call(it, keys=PRESS_3)
+        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), CallOptions(tts=tts)) as it:
+            return call(it, keys=PRESS_3)
+
+
+def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
+    switch, record = replying(b"<Response><TTS lang='ru-RU'>Your balance is\n 100 | thanks</TTS></Response>", SpeechSynthesis("flite", "kal"))
     spoken = [run for run in switch.applications if run.name == "speak"]
     assert [run.arg for run in spoken] == ["flite|kal|Your balance is 100 | thanks"]
     names = [run.name for run in switch.applications]
@@ -143,13 +147,22 @@ def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
 
 
 def test_a_replys_tts_speaks_with_the_voice_of_its_lang_and_the_default_for_others() -> None:
-    reply = xml(b"<Response><TTS lang='ru-RU'>Vash balans</TTS><TTS lang='de'>Guten Tag</TTS><TTS>Hello</TTS></Response>")
-    options = CallOptions(tts=SpeechSynthesis("flite", "kal", (("ru", "irina"),)))
-    with serving(WebhookServer({"/tts": lambda _: reply})) as server:
-        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), options) as it:
-            switch, record = call(it, keys=PRESS_3)
+    switch, record = replying(
+        b"<Response><TTS lang='ru-RU'>Vash balans</TTS><TTS lang='de'>Guten Tag</TTS><TTS>Hello</TTS></Response>",
+        SpeechSynthesis("flite", "kal", (("ru", "irina"),)),
+    )
     spoken = [run.arg for run in switch.applications if run.name == "speak"]
     assert spoken == ["flite|irina|Vash balans", "flite|kal|Guten Tag", "flite|kal|Hello"]
     assert record["notices"] == [
         "TTS in option '3' of context 1: no voice for lang 'de' in tts_voices, spoken with the default voice 'kal'"
+    ]
+
+
+def test_play_now_false_is_spoken_in_its_turn_with_a_notice() -> None:
+    switch, record = replying(
+        b"<Response><TTS play_now='false'>first</TTS><TTS play_now='true'>second</TTS></Response>", SpeechSynthesis("flite", "kal")
+    )
+    assert [run.arg for run in switch.applications if run.name == "speak"] == ["flite|kal|first", "flite|kal|second"]
+    assert record["notices"] == [
+        "TTS in option '3' of context 1: play_now=\"false\" has no meaning here; spoken in turn, as every verb"
     ]

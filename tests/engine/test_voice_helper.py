@@ -244,6 +244,17 @@ def test_without_tts_voices_every_lang_speaks_with_the_one_voice_quietly() -> No
     assert spoken_with(SpeechSynthesis("flite", "kal"), "de-DE") == ("kal", [])
 
 
+def test_play_now_false_is_spoken_in_turn_and_the_record_says_it_meant_nothing() -> None:
+    d = Driver(menu(context({"start": [{"action": "call_interactive", "call_interactive_url": "https://h.test/x"}]})),
+               CallOptions(tts=SpeechSynthesis("flite", "kal")))
+    d.start()
+    out = briefs(d.reply(TTS(text="one", play_now=False), TTS(text="two")))
+    assert [o for o in out if o[0] in ("notice", "speak")] == [("notice",), ("speak", "flite", "kal", "one", "bg")]
+    assert d.call._notices == ["TTS in option 'start' of context 1: play_now=\"false\" has no meaning here; spoken in turn, as every verb"]
+    assert [o for o in briefs(d.played()) if o[0] == "speak"] == [("speak", "flite", "kal", "two", "bg")]
+    assert len(d.call._notices) == 1  # play_now="true", the default, is what every verb does
+
+
 def test_a_sound_that_cannot_play_leaves_the_listening_and_its_timeout() -> None:
     d, _ = listening()
     out = briefs(d.played(error="FILE NOT FOUND"))

@@ -542,11 +542,14 @@ class Call:
                 ring = None if final else timeout
                 self._start_transfer(destinations, "simple_transfer", "call_interactive", "transfer", "", ring)
                 return True
-            case verbs.TTS(text=text, lang=lang):
+            case verbs.TTS(text=text, lang=lang, play_now=play_now):
                 tts = self.options.tts
                 if tts is None:
                     self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
                 else:  # a background prompt, as Pause is: a key stops it and begins an entry
+                    if not play_now:  # verbs already speak one after another: there is no later to defer to
+                        self._note(f"TTS in option {self._option!r} of context {self._context.id}: "
+                                   "play_now=\"false\" has no meaning here; spoken in turn, as every verb")
                     voice = self._tts_voice(tts, lang)
                     self._start_play(lambda pid: Speak(pid, tts.engine, voice, text), True)
                     return True
@@ -562,8 +565,7 @@ class Call:
         if tts.voices:
             message = (f"TTS in option {self._option!r} of context {self._context.id}: no voice for lang "
                        f"{lang!r} in tts_voices, spoken with the default voice {tts.voice!r}")
-            self._notices.append(message)
-            self._emit(Notice(message))
+            self._note(message)
         return tts.voice
 
     # --- quality_rate -----------------------------------------------------
@@ -614,8 +616,7 @@ class Call:
         else:
             message = (f"quality_rate in option {self._option!r} of context {self._context.id}: "
                        f"no rating ({verdict.reason.replace('_', ' ')}, asked twice)")
-            self._notices.append(message)
-            self._emit(Notice(message))
+            self._note(message)
             self._emit(ActionDone(rule.action, "not_rated"))
         self._run_rules()
 
@@ -715,6 +716,11 @@ class Call:
             self._emit(StopSpeech(self._listening))
             self._listening = None
 
+    def _note(self, message: str) -> None:
+        """A notice for the record and the log."""
+        self._notices.append(message)
+        self._emit(Notice(message))
+
     def _done(self, action: str) -> bool:
         self._emit(ActionDone(action, "ok"))
         return True
@@ -724,9 +730,7 @@ class Call:
         return False
 
     def _skip(self, action: str, why: str) -> bool:
-        message = f"skipped {action} in option {self._option!r} of context {self._context.id}: {why}"
-        self._notices.append(message)
-        self._emit(Notice(message))
+        self._note(f"skipped {action} in option {self._option!r} of context {self._context.id}: {why}")
         self._emit(ActionDone(action, "skipped"))
         return False
 
@@ -997,8 +1001,7 @@ class Call:
         """Nobody answered a transfer the call would leave by: greeting, beep, then record (False: no voicemail here)."""
         vm = self.options.voicemail
         if vm is None:
-            self._notices.append("vm_enabled, but this runtime has no voicemail spool: hanging up")
-            self._emit(Notice(self._notices[-1]))
+            self._note("vm_enabled, but this runtime has no voicemail spool: hanging up")
             return False
         self.state = State.VOICEMAIL
         self._emit(Notice(f"nobody of {','.join(self._destinations)} answered ({cause}): voicemail"))
