@@ -105,6 +105,12 @@ def test_unmatched_words_listen_again_and_the_second_try_chooses() -> None:
     assert [words for _, words in switch.speech] == ["какая погода", "оплата"]
 
 
+def test_the_parked_channels_copy_of_an_unmatched_result_is_not_the_retrys_answer() -> None:
+    switch, record = run("voice_helper_final_count: 2", speech=[(4.0, "какая погода"), (5.0, "оплата")])  # after the sound
+    assert record["transfer_destinations"] == ["100"]
+    assert [step["option"] for step in record["path"]] == ["start", "1"]
+
+
 def test_after_final_count_unmatched_transcriptions_invalid_runs() -> None:
     switch, record = run("voice_helper_final_count: 2", speech=[(1.0, "какая погода"), (2.0, "курс валют")])
     assert record["transfer_destinations"] == ["900"]
