@@ -35,7 +35,7 @@ ivrs:
               sound: 51
               voice_helper_timeout: 300
               voice_helper_digits_max: 3
-              voice_helper_classic_term: true
+              voice_helper_classic_term: false
               voice_helper_rules:
                 - {to_option: "1", transcription: "оплат|bill"}
                 - {to_option: "2", transcription: "tech support|оператор"}
@@ -47,8 +47,8 @@ ivrs:
 
 
 def run(fields: str = "", **script: Any) -> tuple[Any, dict[str, Any]]:
-    """A call into MENU, its voice_helper's `classic_term: true` line replaced by `fields` when given."""
-    text = MENU.replace("voice_helper_classic_term: true", fields) if fields else MENU
+    """A call into MENU, its voice_helper's `classic_term: false` line replaced by `fields` when given."""
+    text = MENU.replace("voice_helper_classic_term: false", fields) if fields else MENU
     menu = load_menu_text(text, "voice.yaml").menu
     with ivrflow(menu, options=SPEECH) as it:
         return call(it, **script)
@@ -90,9 +90,12 @@ def test_keys_fall_back_to_the_contexts_options_at_hash() -> None:
     assert switch.speech == []  # listening stopped at the first key: the words came to nobody
 
 
-def test_without_the_classic_terminator_hash_is_typed_and_the_entry_ends_at_digits_max() -> None:
-    _, record = run("voice_helper_classic_term: false", keys=[(1.0, "1"), (1.2, "#"), (1.4, "2")])
-    assert record["entries"] == ["1#2"] and record["transfer_destinations"] == ["900"]
+def test_with_the_classic_terminator_keys_end_as_the_contexts_own_entry() -> None:
+    keys = [(1.0, "1"), (1.2, "2")]
+    _, record = run("voice_helper_classic_term: true", keys=keys)
+    assert record["entries"] == ["1"] and record["transfer_destinations"] == ["100"]  # "1" was a whole option
+    _, record = run(keys=keys)
+    assert record["entries"] == ["12"] and record["transfer_destinations"] == ["900"]  # up to digits_max: no option 12
 
 
 def test_unmatched_words_listen_again_and_the_second_try_chooses() -> None:

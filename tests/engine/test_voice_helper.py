@@ -116,7 +116,7 @@ def test_a_key_stops_sound_and_listening_and_falls_back_to_the_contexts_options(
 
 
 def test_keys_end_at_hash_or_at_digits_max() -> None:
-    d, _ = listening(voice_helper_digits_max=3, voice_helper_classic_term=True)
+    d, _ = listening(voice_helper_digits_max=3)
     assert briefs(d.press("1")) == [("stop",), ("stop_listening",), ("timer", "speech", 4.0)]
     assert commands(d.press("2#"))[-1] == ("transfer", "120")
     d, _ = listening(voice_helper_digits_max=2)
@@ -125,26 +125,23 @@ def test_keys_end_at_hash_or_at_digits_max() -> None:
     assert commands(d.press("77"))[-1] == ("transfer", "900")  # no option 77: invalid, as any entry
 
 
-def test_with_the_classic_terminator_hash_alone_is_an_empty_entry_and_runs_invalid() -> None:
+def test_hash_alone_is_an_empty_entry_and_runs_invalid() -> None:
+    for classic in (False, True):
+        d, _ = listening(voice_helper_digits_max=3, voice_helper_classic_term=classic)
+        assert commands(d.press("#"))[-1] == ("transfer", "900")
+        d.transfer_result(ok=True)
+        assert d.record.entries == ("",)
+
+
+def test_with_the_classic_terminator_keys_end_as_the_contexts_own_entry() -> None:
     d, _ = listening(voice_helper_digits_max=3, voice_helper_classic_term=True)
-    assert commands(d.press("#"))[-1] == ("transfer", "900")
-    d.transfer_result(ok=True)
-    assert d.record.entries == ("",)
-
-
-def test_without_the_classic_terminator_hash_is_a_key_of_the_entry() -> None:
-    hash_options = {**OPTIONS, "1#": [transfer("110")]}
-    rule = voice_helper(voice_helper_rules=ROUTES, voice_helper_timeout=4000, voice_helper_digits_max=3)
-    d = Driver(menu(context({"start": [rule], **hash_options}, digit_len=2)), SPEECH)
-    d.start()
-    assert not any(o[0] == "transfer" for o in commands(d.press("1#")))  # "#" did not end the entry
-    assert d.call.state is State.LISTENING
-    out = commands(d.at(5.0).fire(TimerKind.SPEECH))
-    assert out == [("transfer", "110")]  # "1#" waited out the timeout and resolved to its option
-    d.transfer_result(ok=True)
-    assert d.record.entries == ("1#",)
-    d, _ = listening(voice_helper_digits_max=2)
-    assert commands(d.press("1#"))[-1] == ("transfer", "900")  # digits_max reached with "#" among them: no such option
+    assert briefs(d.press("1")) == [("stop",), ("stop_listening",), ("timer", "speech", 2.0)]  # inter_digit_timeout
+    assert commands(d.press("2"))[-1] == ("transfer", "120")  # digit_len 2 reached, not digits_max 3
+    d, _ = listening(voice_helper_digits_max=3, voice_helper_classic_term=True)
+    assert commands(d.press("2"))[-1] == ("transfer", "200")  # a complete option: no wait, as in the menu
+    d, _ = listening(voice_helper_digits_max=3)
+    assert briefs(d.press("2"))[-1] == ("timer", "speech", 4.0)  # without it, "2" waits for more keys up to digits_max
+    assert commands(d.at(5.0).fire(TimerKind.SPEECH)) == [("transfer", "200")]
 
 
 def test_keys_then_silence_end_at_the_timeout_with_what_was_typed() -> None:

@@ -625,10 +625,11 @@ class Call:
     def _voice_helper(self, rule: VoiceHelper) -> bool:
         """Listen while the rule's sound plays; a transcription, keys or the timeout then choose the option.
 
-        The first key stops the sound and the recognition; keys end at `#`
-        (with `voice_helper_classic_term`; without it `#` is a key like the
-        others), `voice_helper_digits_max` of them or `voice_helper_timeout`
-        after the last, and resolve like any entry of the context. A
+        The first key stops the sound and the recognition; keys end at `#`,
+        `voice_helper_digits_max` of them or `voice_helper_timeout` after the
+        last (with `voice_helper_classic_term`, as the context's own entry
+        ends: `#`, `digit_len`, a complete option, `inter_digit_timeout`), and
+        resolve like any entry of the context. A
         transcription runs its route's option; one no route matches stops the
         sound and listens again, until `voice_helper_final_count` of them
         (0 counts as 1) were heard, and then runs `invalid`. Nothing heard
@@ -664,7 +665,8 @@ class Call:
         self._stop_listening()  # keys chose: a transcription would come too late
         self._cancel_timer(TimerKind.SPEECH)
         rule = self._voice_rule
-        keys = EntryRules.of_record_digits(rule.voice_helper_digits_max, hash_ends=rule.voice_helper_classic_term)
+        classic = rule.voice_helper_classic_term
+        keys = self._entry_rules() if classic else EntryRules.of_record_digits(rule.voice_helper_digits_max)
         if ends_entry(keys, event.digit):
             self._resolve_entry(self._entry_rules())
             return
@@ -672,7 +674,8 @@ class Call:
         if is_complete(keys, self._entry):
             self._resolve_entry(self._entry_rules())
         else:
-            self._start_timer(TimerKind.SPEECH, self._voice_rule.voice_helper_timeout)
+            wait = self._context.inter_digit_timeout if classic else rule.voice_helper_timeout
+            self._start_timer(TimerKind.SPEECH, wait)
 
     def _on_speech_detected(self, event: SpeechDetected) -> None:
         if event.listen_id != self._listening or self._voice_rule is None:

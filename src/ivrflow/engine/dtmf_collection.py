@@ -37,12 +37,11 @@ class EntryRules:
         )
 
     @classmethod
-    def of_record_digits(cls, max_digits: int, hash_ends: bool = True) -> EntryRules:
+    def of_record_digits(cls, max_digits: int) -> EntryRules:
         """record_digits: no options, so its entry ends at `max_digits` digits, on `#`
         (the spec's rule for it, whatever the context's options), or on a timeout.
-        voice_helper's keys collect the same way; without its classic terminator
-        (`hash_ends` False) `#` is a key like the others."""
-        return cls(options=frozenset(), digit_len=max_digits, allow_any_dial=False, hash_is_digit=not hash_ends)
+        voice_helper's keys collect the same way (the spec's rule for it too)."""
+        return cls(options=frozenset(), digit_len=max_digits, allow_any_dial=False, hash_is_digit=False)
 
 
 @dataclass(frozen=True, slots=True)
