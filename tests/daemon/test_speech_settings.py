@@ -48,11 +48,25 @@ def test_a_menu_with_voice_helper_is_refused_without_speech_engine_and_runs_with
         ({"IVRFLOW_SPEECH_ENGINE": "unimrcp asr"}, "speech_engine (from IVRFLOW_SPEECH_ENGINE)"),
         ({"IVRFLOW_SPEECH_GRAMMAR": "${x}"}, "speech_grammar"),
         ({"IVRFLOW_TTS_ENGINE": "a|b", "IVRFLOW_TTS_VOICE": "kal"}, "tts_engine"),
+        ({"IVRFLOW_TTS_VOICES": "ru-RU=irina"}, "tts_voices: set tts_engine"),
+        ({"IVRFLOW_TTS_ENGINE": "flite", "IVRFLOW_TTS_VOICE": "kal", "IVRFLOW_TTS_VOICES": "irina"}, "not LANG=VOICE"),
+        ({"IVRFLOW_TTS_ENGINE": "flite", "IVRFLOW_TTS_VOICE": "kal", "IVRFLOW_TTS_VOICES": "ru RU=irina"}, "not LANG=VOICE"),
+        ({"IVRFLOW_TTS_ENGINE": "flite", "IVRFLOW_TTS_VOICE": "kal", "IVRFLOW_TTS_VOICES": "ru=${x}"}, "tts_voices"),
+        ({"IVRFLOW_TTS_ENGINE": "flite", "IVRFLOW_TTS_VOICE": "kal", "IVRFLOW_TTS_VOICES": "ru=a|b"}, "tts_voices"),
+        ({"IVRFLOW_TTS_ENGINE": "flite", "IVRFLOW_TTS_VOICE": "kal", "IVRFLOW_TTS_VOICES": "ru=a b"}, "tts_voices"),
+        ({"IVRFLOW_TTS_ENGINE": "flite", "IVRFLOW_TTS_VOICE": "kal", "IVRFLOW_TTS_VOICES": "ru=a,RU=b"}, "given twice"),
     ],
 )
 def test_bad_speech_settings_are_refused(environ: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace("$", r"\$")):
         resolve({"menu": "m.yaml"}, environ=environ)
+
+
+def test_tts_voices_come_from_a_toml_table_or_a_list_keyed_by_language(tmp_path: Path) -> None:
+    for value in ('{ "ru-RU" = "irina", en = "kal" }', '["ru-RU=irina", "en=kal"]', '"ru-RU=irina, en=kal"'):
+        settings_file = tmp_path / "ivrflow.toml"
+        settings_file.write_text(f'menu = "m.yaml"\ntts_engine = "flite"\ntts_voice = "slt"\ntts_voices = {value}\n')
+        assert resolve({}, settings_file, environ={}).tts_voices == (("ru-ru", "irina"), ("en", "kal")), value
 
 
 def test_a_reload_to_a_menu_with_voice_helper_is_rejected_without_speech_engine(tmp_path: Path) -> None:
@@ -66,12 +80,13 @@ def test_a_reload_to_a_menu_with_voice_helper_is_rejected_without_speech_engine(
 def test_only_freeswitch_calls_get_the_speech_engines(tmp_path: Path) -> None:
     settings = resolve(
         {"menu": str(tmp_path / "unused.yaml"), "sounds": str(SOUNDS), "esl_listen": "127.0.0.1:0", "metrics_listen": "off",
-         "call_records": str(tmp_path / "calls.jsonl"), "speech_engine": "unimrcp:asr", "tts_engine": "flite", "tts_voice": "kal"},
+         "call_records": str(tmp_path / "calls.jsonl"), "speech_engine": "unimrcp:asr", "tts_engine": "flite", "tts_voice": "kal",
+         "tts_voices": "ru-RU=irina"},
         environ={},
     )
     d = Daemon(settings, source=Source([load_menu_text(VOICE_MENU, "voice.yaml")]))
     assert d.server.setup.options.speech == SpeechRecognition("unimrcp:asr", "builtin:speech/transcribe")
-    assert d.server.setup.options.tts == SpeechSynthesis("flite", "kal")
+    assert d.server.setup.options.tts == SpeechSynthesis("flite", "kal", (("ru-ru", "irina"),))
     assert d.server.setup.outside is d.setup.outside  # the same webhook work for both switches
     assert d.setup.options.speech is None and d.setup.options.tts is None  # what ARI calls are set up with
     d.close()

@@ -35,6 +35,7 @@ ivrs:
               sound: 51
               voice_helper_timeout: 300
               voice_helper_digits_max: 3
+              voice_helper_classic_term: false
               voice_helper_rules:
                 - {to_option: "1", transcription: "оплат|bill"}
                 - {to_option: "2", transcription: "tech support|оператор"}
@@ -45,8 +46,10 @@ ivrs:
 """
 
 
-def run(**script: Any) -> tuple[Any, dict[str, Any]]:
-    menu = load_menu_text(MENU, "voice.yaml").menu
+def run(fields: str = "", **script: Any) -> tuple[Any, dict[str, Any]]:
+    """A call into MENU, its voice_helper's `classic_term: false` line replaced by `fields` when given."""
+    text = MENU.replace("voice_helper_classic_term: false", fields) if fields else MENU
+    menu = load_menu_text(text, "voice.yaml").menu
     with ivrflow(menu, options=SPEECH) as it:
         return call(it, **script)
 
@@ -87,6 +90,37 @@ def test_keys_fall_back_to_the_contexts_options_at_hash() -> None:
     assert switch.speech == []  # listening stopped at the first key: the words came to nobody
 
 
+def test_with_the_classic_terminator_keys_end_as_the_contexts_own_entry() -> None:
+    keys = [(1.0, "1"), (1.2, "2")]
+    _, record = run("voice_helper_classic_term: true", keys=keys)
+    assert record["entries"] == ["1"] and record["transfer_destinations"] == ["100"]  # "1" was a whole option
+    _, record = run(keys=keys)
+    assert record["entries"] == ["12"] and record["transfer_destinations"] == ["900"]  # up to digits_max: no option 12
+
+
+def test_unmatched_words_listen_again_and_the_second_try_chooses() -> None:
+    switch, record = run("voice_helper_final_count: 2", speech=[(1.0, "какая погода"), (2.0, "оплата")])
+    assert record["transfer_destinations"] == ["100"]
+    assert [step["option"] for step in record["path"]] == ["start", "1"]
+    ran = apps(switch)
+    listens = [i for i, app in enumerate(ran) if app.startswith("detect_speech unimrcp:asr")]
+    assert len(listens) == 2 and ran[listens[0] + 2:listens[1]] == ["break all", "detect_speech stop", "set fire_asr_events=true"]
+    assert [words for _, words in switch.speech] == ["какая погода", "оплата"]
+
+
+def test_the_parked_channels_copy_of_an_unmatched_result_is_not_the_retrys_answer() -> None:
+    switch, record = run("voice_helper_final_count: 2", speech=[(4.0, "какая погода"), (5.0, "оплата")])  # after the sound
+    assert record["transfer_destinations"] == ["100"]
+    assert [step["option"] for step in record["path"]] == ["start", "1"]
+
+
+def test_after_final_count_unmatched_transcriptions_invalid_runs() -> None:
+    switch, record = run("voice_helper_final_count: 2", speech=[(1.0, "какая погода"), (2.0, "курс валют")])
+    assert record["transfer_destinations"] == ["900"]
+    assert [step["option"] for step in record["path"]] == ["start", "invalid"]
+    assert len([app for app in apps(switch) if app.startswith("detect_speech unimrcp:asr")]) == 2
+
+
 def test_keys_end_at_digits_max() -> None:
     _, record = run(keys=[(1.0, "7"), (1.2, "7"), (1.4, "7")])
     assert record["entries"] == ["777"] and record["transfer_destinations"] == ["900"]
@@ -104,14 +138,40 @@ def test_the_caller_hanging_up_while_listening_is_recorded() -> None:
     assert record["outcome"] == "caller_hangup" and record["transfer_destinations"] == []
 
 
-def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
-    reply = xml(b"<Response><TTS lang='ru-RU'>Your balance is\n 100 | thanks</TTS></Response>")
-    options = CallOptions(tts=SpeechSynthesis("flite", "kal"))
+def replying(body: bytes, tts: SpeechSynthesis) -> tuple[Any, dict[str, Any]]:
+    """A call whose key 3 asks a webhook that replies `body`, on a switch that speaks with `tts`."""
+    reply = xml(body)
     with serving(WebhookServer({"/tts": lambda _: reply})) as server:
-        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), options) as it:
-            switch, record = call(it, keys=PRESS_3)
+        with ivrflow(menu_asking(server.url("/tts")), WebhookSettings(), CallOptions(tts=tts)) as it:
+            return call(it, keys=PRESS_3)
+
+
+def test_a_replys_tts_is_spoken_with_the_configured_engine_and_voice() -> None:
+    switch, record = replying(b"<Response><TTS lang='ru-RU'>Your balance is\n 100 | thanks</TTS></Response>", SpeechSynthesis("flite", "kal"))
     spoken = [run for run in switch.applications if run.name == "speak"]
     assert [run.arg for run in spoken] == ["flite|kal|Your balance is 100 | thanks"]
     names = [run.name for run in switch.applications]
     assert names.index("speak") < names.index("transfer")  # spoken to its end, then the option's next rule
     assert record["transfer_destinations"] == ["003"] and record["notices"] == []
+
+
+def test_a_replys_tts_speaks_with_the_voice_of_its_lang_and_the_default_for_others() -> None:
+    switch, record = replying(
+        b"<Response><TTS lang='ru-RU'>Vash balans</TTS><TTS lang='de'>Guten Tag</TTS><TTS>Hello</TTS></Response>",
+        SpeechSynthesis("flite", "kal", (("ru", "irina"),)),
+    )
+    spoken = [run.arg for run in switch.applications if run.name == "speak"]
+    assert spoken == ["flite|irina|Vash balans", "flite|kal|Guten Tag", "flite|kal|Hello"]
+    assert record["notices"] == [
+        "TTS in option '3' of context 1: no voice for lang 'de' in tts_voices, spoken with the default voice 'kal'"
+    ]
+
+
+def test_play_now_false_is_spoken_in_its_turn_with_a_notice() -> None:
+    switch, record = replying(
+        b"<Response><TTS play_now='false'>first</TTS><TTS play_now='true'>second</TTS></Response>", SpeechSynthesis("flite", "kal")
+    )
+    assert [run.arg for run in switch.applications if run.name == "speak"] == ["flite|kal|first", "flite|kal|second"]
+    assert record["notices"] == [
+        "TTS in option '3' of context 1: play_now=\"false\" has no meaning here; spoken in turn, as every verb"
+    ]

@@ -107,7 +107,7 @@ from .events import (
     TransferFinished,
     WebhookReplied,
 )
-from .options import CallOptions
+from .options import CallOptions, SpeechRecognition, SpeechSynthesis
 from .rating import AskAgain, Rated, judge_rating
 from .record import CallRecord, DestinationOutcome, Outcome, Rating, Step
 from .speech import choose_route
@@ -172,6 +172,7 @@ class Call:
         self._listening: int | None = None  # voice_helper's recognition under way, if any
         self._next_listen_id = 0
         self._voice_rule: VoiceHelper | None = None
+        self._unmatched = 0  # the rule's transcriptions no route matched so far
         self._ring_timeout: int | None = None  # the transfer under way comes back if nobody answers
         self._lifetime_due = False
         self._channel_gone = False  # the caller hung up or left through a transfer: no Hangup
@@ -541,14 +542,31 @@ class Call:
                 ring = None if final else timeout
                 self._start_transfer(destinations, "simple_transfer", "call_interactive", "transfer", "", ring)
                 return True
-            case verbs.TTS(text=text):
+            case verbs.TTS(text=text, lang=lang, play_now=play_now):
                 tts = self.options.tts
                 if tts is None:
                     self._skip("call_interactive", "TTS: the switch has no speech synthesis configured")
                 else:  # a background prompt, as Pause is: a key stops it and begins an entry
-                    self._start_play(lambda pid: Speak(pid, tts.engine, tts.voice, text), True)
+                    if not play_now:  # verbs already speak one after another: there is no later to defer to
+                        self._note(f"TTS in option {self._option!r} of context {self._context.id}: "
+                                   "play_now=\"false\" has no meaning here; spoken in turn, as every verb")
+                    voice = self._tts_voice(tts, lang)
+                    self._start_play(lambda pid: Speak(pid, tts.engine, voice, text), True)
                     return True
         return False
+
+    def _tts_voice(self, tts: SpeechSynthesis, lang: str | None) -> str:
+        """The voice of the reply's language; the default one, said in a notice, when the language
+        has none (speaking is better than dropping the text). Without tts_voices every language
+        speaks with the default voice, as configured, and no notice is needed."""
+        voice = tts.voice_for(lang)
+        if voice is not None:
+            return voice
+        if tts.voices:
+            message = (f"TTS in option {self._option!r} of context {self._context.id}: no voice for lang "
+                       f"{lang!r} in tts_voices, spoken with the default voice {tts.voice!r}")
+            self._note(message)
+        return tts.voice
 
     # --- quality_rate -----------------------------------------------------
 
@@ -598,8 +616,7 @@ class Call:
         else:
             message = (f"quality_rate in option {self._option!r} of context {self._context.id}: "
                        f"no rating ({verdict.reason.replace('_', ' ')}, asked twice)")
-            self._notices.append(message)
-            self._emit(Notice(message))
+            self._note(message)
             self._emit(ActionDone(rule.action, "not_rated"))
         self._run_rules()
 
@@ -610,19 +627,23 @@ class Call:
 
         The first key stops the sound and the recognition; keys end at `#`,
         `voice_helper_digits_max` of them or `voice_helper_timeout` after the
-        last, and resolve like any entry of the context. A transcription runs
-        its route's option, or `invalid` when no route matches; nothing heard
-        within `voice_helper_timeout` of the sound's end runs `timeout`.
+        last (with `voice_helper_classic_term`, as the context's own entry
+        ends: `#`, `digit_len`, a complete option, `inter_digit_timeout`), and
+        resolve like any entry of the context. A
+        transcription runs its route's option; one no route matches stops the
+        sound and listens again, until `voice_helper_final_count` of them
+        (0 counts as 1) were heard, and then runs `invalid`. Nothing heard
+        within `voice_helper_timeout` of the sound's end runs `timeout`
+        (`invalid` once unmatched words were heard).
         """
         speech = self.options.speech
         if speech is None:
             return self._skip(rule.action, "the switch has no speech recognition configured")
-        self._next_listen_id += 1
-        self._listening = self._next_listen_id
+        self._listen(speech)
         self._voice_rule = rule
+        self._unmatched = 0
         self._entry = ""
         self.state = State.LISTENING
-        self._emit(StartSpeech(self._listening, speech.engine, speech.grammar))
         sound = self.menu.sound(rule.sound) if rule.sound is not None else None
         if sound is not None:
             self._start_play(lambda pid: Play(pid, sound.filename, True), True, State.LISTENING)
@@ -643,7 +664,9 @@ class Call:
         self._stop_play()
         self._stop_listening()  # keys chose: a transcription would come too late
         self._cancel_timer(TimerKind.SPEECH)
-        keys = EntryRules.of_record_digits(self._voice_rule.voice_helper_digits_max)
+        rule = self._voice_rule
+        classic = rule.voice_helper_classic_term
+        keys = self._entry_rules() if classic else EntryRules.of_record_digits(rule.voice_helper_digits_max)
         if ends_entry(keys, event.digit):
             self._resolve_entry(self._entry_rules())
             return
@@ -651,15 +674,24 @@ class Call:
         if is_complete(keys, self._entry):
             self._resolve_entry(self._entry_rules())
         else:
-            self._start_timer(TimerKind.SPEECH, self._voice_rule.voice_helper_timeout)
+            wait = self._context.inter_digit_timeout if classic else rule.voice_helper_timeout
+            self._start_timer(TimerKind.SPEECH, wait)
 
     def _on_speech_detected(self, event: SpeechDetected) -> None:
         if event.listen_id != self._listening or self._voice_rule is None:
             return  # a recognition stopped earlier
-        self._stop_play()
+        self._stop_play()  # the caller spoke over the sound: it has done its work
         self._stop_listening()
         self._cancel_timer(TimerKind.SPEECH)
-        route = choose_route(event.text, self._voice_rule.voice_helper_rules)
+        rule = self._voice_rule
+        route = choose_route(event.text, rule.voice_helper_rules)
+        if route is None:
+            self._unmatched += 1
+            if self._unmatched < max(1, rule.voice_helper_final_count):
+                assert self.options.speech is not None  # a voice_helper listens only with it
+                self._listen(self.options.speech)  # another try: a fresh recognition and a fresh timeout
+                self._start_timer(TimerKind.SPEECH, rule.voice_helper_timeout)
+                return
         option = "invalid" if route is None else route.to_option
         self._emit(InputResolved(self._context.id, "invalid" if route is None else "option", option))
         self._run_option(option)
@@ -670,14 +702,27 @@ class Call:
         self._stop_listening()
         if self._entry:
             self._resolve_entry(self._entry_rules())
+        elif self._unmatched:  # words were heard, none chose: not a silent caller
+            self._emit(InputResolved(self._context.id, "invalid", "invalid"))
+            self._run_option("invalid")
         else:
             self._emit(InputResolved(self._context.id, "timeout", "timeout"))
             self._run_option("timeout")
+
+    def _listen(self, speech: SpeechRecognition) -> None:
+        self._next_listen_id += 1
+        self._listening = self._next_listen_id
+        self._emit(StartSpeech(self._listening, speech.engine, speech.grammar))
 
     def _stop_listening(self) -> None:
         if self._listening is not None:
             self._emit(StopSpeech(self._listening))
             self._listening = None
+
+    def _note(self, message: str) -> None:
+        """A notice for the record and the log."""
+        self._notices.append(message)
+        self._emit(Notice(message))
 
     def _done(self, action: str) -> bool:
         self._emit(ActionDone(action, "ok"))
@@ -688,9 +733,7 @@ class Call:
         return False
 
     def _skip(self, action: str, why: str) -> bool:
-        message = f"skipped {action} in option {self._option!r} of context {self._context.id}: {why}"
-        self._notices.append(message)
-        self._emit(Notice(message))
+        self._note(f"skipped {action} in option {self._option!r} of context {self._context.id}: {why}")
         self._emit(ActionDone(action, "skipped"))
         return False
 
@@ -961,8 +1004,7 @@ class Call:
         """Nobody answered a transfer the call would leave by: greeting, beep, then record (False: no voicemail here)."""
         vm = self.options.voicemail
         if vm is None:
-            self._notices.append("vm_enabled, but this runtime has no voicemail spool: hanging up")
-            self._emit(Notice(self._notices[-1]))
+            self._note("vm_enabled, but this runtime has no voicemail spool: hanging up")
             return False
         self.state = State.VOICEMAIL
         self._emit(Notice(f"nobody of {','.join(self._destinations)} answered ({cause}): voicemail"))

@@ -39,7 +39,8 @@ class EntryRules:
     @classmethod
     def of_record_digits(cls, max_digits: int) -> EntryRules:
         """record_digits: no options, so its entry ends at `max_digits` digits, on `#`
-        (the spec's rule for it, whatever the context's options), or on a timeout."""
+        (the spec's rule for it, whatever the context's options), or on a timeout.
+        voice_helper's keys collect the same way (the spec's rule for it too)."""
         return cls(options=frozenset(), digit_len=max_digits, allow_any_dial=False, hash_is_digit=False)
 
 

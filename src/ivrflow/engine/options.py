@@ -17,12 +17,38 @@ class SpeechRecognition:
     grammar: str
 
 
+def language_key(lang: str) -> str:
+    """A language tag as voices are looked up by it: `ru_RU`, `RU-ru` and `ru-RU` are one language."""
+    return lang.replace("_", "-").casefold()
+
+
 @dataclass(frozen=True, slots=True)
 class SpeechSynthesis:
-    """The switch's speech synthesis engine and voice a reply's TTS speaks with."""
+    """The switch's speech synthesis engine and the voices a reply's TTS speaks with.
+
+    `voice` speaks a TTS without `lang`; `voices` pairs language tags (as
+    language_key gives them) with the voice of that language.
+    """
 
     engine: str
     voice: str
+    voices: tuple[tuple[str, str], ...] = ()
+
+    def voice_for(self, lang: str | None) -> str | None:
+        """The voice of `lang`, or None when none is configured for it.
+
+        The most specific tag configured wins, as in RFC 4647's lookup: for
+        `ru-RU` a voice of `ru-RU`, else one of `ru`. No `lang`: the default voice.
+        """
+        if lang is None:
+            return self.voice
+        by_language = dict(self.voices)
+        subtags = language_key(lang).split("-")
+        for length in range(len(subtags), 0, -1):
+            voice = by_language.get("-".join(subtags[:length]))
+            if voice is not None:
+                return voice
+        return None
 
 
 @dataclass(frozen=True, slots=True)

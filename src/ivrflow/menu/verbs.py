@@ -25,7 +25,7 @@ from .model import (
 MAX_PAUSE_S = 600
 MAX_RING_S = 600
 MAX_TTS_CHARS = 2000
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
 
 def _word_flag(true: str, false: str) -> BeforeValidator:
@@ -146,7 +146,7 @@ class TTS(Verb):
         BeforeValidator(lambda v: " ".join(v.split()) if isinstance(v, str) else v),
         Field(min_length=1, max_length=MAX_TTS_CHARS),
     ]
-    lang: Annotated[str, Field(pattern=_LANGUAGE.pattern)] | None = None
+    lang: Annotated[str, Field(pattern=LANGUAGE.pattern)] | None = None
     play_now: Annotated[bool, _word_flag("true", "false")] = True
 
 

@@ -516,7 +516,7 @@ def _with_speech(setup: CallSetup, settings: Settings) -> CallSetup:
     """FreeSWITCH calls' setup: the speech engines configured. ARI calls get none (ARI has no
     speech recognition or synthesis), so there voice_helper and TTS are skipped with a notice."""
     speech = SpeechRecognition(settings.speech_engine, settings.speech_grammar) if settings.speech_engine else None
-    tts = SpeechSynthesis(settings.tts_engine, settings.tts_voice) if settings.tts_engine else None
+    tts = SpeechSynthesis(settings.tts_engine, settings.tts_voice, settings.tts_voices) if settings.tts_engine else None
     return dataclasses.replace(setup, options=dataclasses.replace(setup.options, speech=speech, tts=tts))
 
 

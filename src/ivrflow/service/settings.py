@@ -16,8 +16,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..engine.options import language_key
 from ..freeswitch.builders import check_bridge_template, check_context, detect_speech_arg, speak_arg
 from ..freeswitch.dialogue import GRAMMAR_NAME
+from ..menu.verbs import LANGUAGE
 
 
 class SettingsError(ValueError):
@@ -112,6 +114,22 @@ def tts_voice(text: str) -> str:
     return text
 
 
+def tts_voices(text: str) -> tuple[tuple[str, str], ...]:
+    """Comma-separated LANG=VOICE pairs (empty: none); each voice checked as speak will check it."""
+    pairs: dict[str, str] = {}
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        lang, sep, voice = (word.strip() for word in part.partition("="))
+        if not sep or not LANGUAGE.fullmatch(lang) or not voice:
+            raise ValueError(f"{part!r} is not LANG=VOICE with a language tag such as ru-RU or en")
+        if language_key(lang) in pairs:
+            raise ValueError(f"language {lang!r} is given twice")
+        speak_arg("engine", voice, "text")
+        pairs[language_key(lang)] = voice
+    return tuple(pairs.items())
+
+
 def names(text: str) -> frozenset[str]:
     """Comma-separated names; empty: none."""
     return frozenset(name.strip() for name in text.split(",") if name.strip())
@@ -160,6 +178,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("speech_grammar", speech_grammar, "builtin:speech/transcribe", "the grammar voice_helper's detect_speech loads (a name, path or URI, one word)"),
     Setting("tts_engine", tts_engine, "", "FreeSWITCH speech synthesis for a reply's TTS (speak's engine, e.g. flite); empty: TTS is skipped"),
     Setting("tts_voice", tts_voice, "", "the voice speak uses with tts_engine (e.g. kal); required with it"),
+    Setting("tts_voices", tts_voices, "", "voices by a TTS's lang, comma-separated LANG=VOICE (e.g. ru-RU=irina,en=kal); other languages and TTS without lang speak with tts_voice"),
     Setting("ari_url", str, "", "Asterisk's ARI base URL, e.g. http://127.0.0.1:8088 (empty: no Asterisk); credentials from IVRFLOW_ARI_USER/IVRFLOW_ARI_PASSWORD"),
     Setting("ari_app", str, "ivrflow", "the Stasis application name the dialplan's Stasis() names"),
     Setting("ari_credentials_file", optional_path, "", "file with one line user:password for ARI (when IVRFLOW_ARI_USER/PASSWORD are not set)"),
@@ -215,6 +234,7 @@ class Settings:
     speech_grammar: str
     tts_engine: str
     tts_voice: str
+    tts_voices: tuple[tuple[str, str], ...]
     ari_url: str
     ari_app: str
     ari_credentials_file: Path | None
@@ -283,6 +303,8 @@ def resolve(
         raise SettingsError("menu: no menu file given (--menu/--config, IVRFLOW_MENU or 'menu' in the settings file, or --menus-url)")
     if bool(values["tts_engine"]) != bool(values["tts_voice"]):
         raise SettingsError("tts_engine and tts_voice: set both (speak needs an engine and a voice) or neither")
+    if values["tts_voices"] and not values["tts_engine"]:
+        raise SettingsError("tts_voices: set tts_engine and tts_voice too (the voices are speak's, with that engine)")
     return Settings(**values)
 
 
@@ -335,5 +357,7 @@ def _as_text(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
+    if isinstance(value, dict):  # a table of pairs, e.g. tts_voices = { ru-RU = "irina" }
+        return ",".join(f"{key}={item}" for key, item in value.items())
     return str(value)
 
