@@ -17,6 +17,7 @@ CASES = {
     "06-variables": ("06", {"06a", "06c"}, frozenset()),
     "07-websocket-loss": ("07", {"07a", "07b", "07c", "07d"}, frozenset()),
     "08-errors": ("08", {"08", "08a", "08b", "08c", "08d", "08e", "08f", "08g"}, frozenset()),
+    "08-originate-and-auth": ("08", {"08h", "08i"}, frozenset()),
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Mapping
 
 from .ari_model import Asterisk, Channel
-from .ari_script import AriCallScript
+from .ari_script import AriCallScript, new_channel_id
 
 _local_seq = itertools.count(0x22)
 
@@ -103,3 +104,43 @@ def dial(ast: Asterisk, leg: Channel, caller: Channel | None, timeout: float) ->
         ast.hang_up(leg, 17 if status == "BUSY" else 19, by_ari=False)
 
     leg.later(min(outcome.ring_seconds, timeout), ends)
+
+
+def originate_local(ast: Asterisk, app: str, endpoint: str, params: Mapping[str, str], script: AriCallScript) -> Channel:
+    """Plain `POST /channels` on `Local/exten@context`: a `;1`/`;2` pair, `app` subscribed to both halves.
+
+    `;1` is what the reply describes (AppDial2, "(Outgoing Line)"); `;2` runs
+    the dialplan. An extension the dialplan lacks destroys both halves at once
+    with cause 0 (08h).
+    """
+    resource = endpoint.partition("/")[2]
+    exten, _, context = resource.partition("@")
+    name = f"{endpoint}-{next(_local_seq):08x};"
+    caller_name, caller_number = caller_id(params.get("callerId", ""))
+    one_id = params.get("channelId") or new_channel_id()
+    halves = [
+        Channel(
+            id=channel_id, name=name + half, script=script, context=context or "default", exten=exten, priority=1,
+            app_data="(Outgoing Line)" if half == "1" else "", app_name="AppDial2" if half == "1" else "",
+            state="Down" if half == "1" else "Ring", caller_name=caller_name, caller_number=caller_number,
+            connected_name=caller_name, connected_number=caller_number, subscribers={app} if app else set(),
+        )
+        for half, channel_id in (("1", one_id), ("2", params.get("otherChannelId") or (f"{one_id};2" if "channelId" in params else new_channel_id())))
+    ]
+    one, two = halves
+    for ch in halves:
+        ast.channels[ch.id] = ch
+    if not script.has_extension(two.context, two.exten):
+        ast.hang_up(two, 0, by_ari=False)
+        ast.hang_up(one, 0, by_ari=False)
+        return one
+    one.peer, two.peer = two, one
+    return one
+
+
+def caller_id(value: str) -> tuple[str, str]:
+    """`Name <number>` (or a bare number) as ARI's callerId parameter spells it."""
+    if "<" not in value:
+        return "", value
+    name, _, rest = value.partition("<")
+    return name.strip(), rest.rstrip(">")

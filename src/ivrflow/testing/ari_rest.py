@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .ari_calls import create_leg, dial, send_dtmf
+from .ari_calls import create_leg, dial, originate_local, send_dtmf
 from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel
 from .ari_script import AriCallScript
 
@@ -120,8 +120,11 @@ class Rest:
             raise AriError(400, "Endpoint must be specified")
         if "app" not in params and "extension" not in params:
             raise AriError(400, "Application or extension must be specified")
-        # Only /channels/create + /dial is emulated: the way ivrflow rings several destinations.
-        raise AriError(500, "Allocation failed", key="error")
+        if not params["endpoint"].startswith("Local/"):
+            # Only Local channels are emulated, as only they were built on the captured Asterisk (08h).
+            raise AriError(500, "Allocation failed", key="error")
+        script = self.leg_script() if self.leg_script is not None else AriCallScript()
+        return 200, originate_local(self.ast, params.get("app", ""), params["endpoint"], params, script).json()
 
     def create(self, params: Params) -> Reply:
         if "endpoint" not in params:
