@@ -31,6 +31,7 @@ from ivrflow.testing.ari_script import AriCallScript
 from .transcripts import Line, normalize
 
 CREDENTIALS = Credentials("ivr", "ivrsecret")
+SOUNDS = ("advertising", "tone10s", "hello")  # the capture's sounds directory, in the order Asterisk listed it
 MISSING = frozenset({"does-not-exist", "/srv/asterisk-tests/sounds/nope"})
 # The capture's dialplan (its set-up, not ARI's behaviour): what a channel runs outside Stasis.
 _TARGET = (
@@ -45,6 +46,10 @@ DIALPLAN = {
         ("NoOp", "ivr-in ${EXTEN} caller=${CALLERID(all)}"), ("Set", "IVR_DNIS=${EXTEN}"), ("Stasis", "ivrflow,${EXTEN}"),
         ("NoOp", "after Stasis: STASISSTATUS=${STASISSTATUS}"), ("Hangup", ""),
     ),
+    # The dialplan-only callers (02b, 05b, 06b). What follows their Answer or SendDTMF is not in the
+    # capture, which shows only that they stay on the line until the other side hangs up.
+    ("caller", "wait"): (("Answer", ""), ("Wait", "60")),
+    ("caller", "dtmf2"): (("Answer", ""), ("Wait", "2"), ("SendDTMF", "2,250"), ("Wait", "60")),
     **{("targets", exten): _TARGET for exten in ("002", "0049301234", "+4930123456")},
 }
 
@@ -110,6 +115,7 @@ def _script(line: Line, lines: list[Line], i: int, scale: float, extensions: fro
         channel_id=ivr_id, caller_name=name, caller_number=number, variables={**variables, "IVR_DNIS": "071"},
         default_sound_seconds=1e6, missing_sounds=MISSING, extensions=extensions, dialplan=DIALPLAN, time_scale=scale,
         caller_leg_id=params.get("channelId") or line["response"]["id"], caller_leg_app=params.get("app"),
+        caller_leg_dialplan=None if "app" in params else (params["context"], params["extension"]),
     )
 
 
@@ -205,7 +211,7 @@ def replay(
 ) -> Replay:
     result = Replay()
     # The legs ivrflow originates run the capture's dialplan, on the replay's clock.
-    emu = (emulator or AriEmulator(leg_script=lambda: AriCallScript(
+    emu = (emulator or AriEmulator(sounds=SOUNDS, leg_script=lambda: AriCallScript(
         extensions=extensions, dialplan=DIALPLAN, default_sound_seconds=1e6, time_scale=scale,
     ))).start()
     result.emulator = emu
@@ -245,6 +251,8 @@ def replay(
             if cleanup:
                 _cleanup(emu, rest)
                 continue
+            if kind in ("ws-open", "ws-closed") and not line["app"].startswith("ivrflow"):
+                continue  # only ivrflow's sockets are replayed
             if kind == "ws-open":
                 clients[line["app"]] = WsClient(emu.url)
                 result.expected_events.setdefault(line["app"], [])

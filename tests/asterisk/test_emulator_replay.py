@@ -7,10 +7,12 @@ import pytest
 from .replay import replay
 from .transcripts import load, section
 
-# (transcript, its sections to replay, dialplan extensions that exist there)
-CASES = {
+# (transcript, its sections to replay (None: all of it, it has no sections), dialplan extensions that exist there)
+CASES: dict[str, tuple[str, set[str] | None, frozenset[tuple[str, str]]]] = {
+    "00-info": ("00", None, frozenset()),
     "01-basic-play": ("01", {"01", "01b"}, frozenset()),
     "02-dtmf": ("02", {"02a", "02a-2", "02a-3", "02a-4"}, frozenset()),
+    "02-dtmf-from-dialplan": ("02", {"02b"}, frozenset()),
     "03-queued-playbacks": ("03", {"03a", "03b", "03c", "03c-2", "03d", "03e"}, frozenset()),
     "04-continue": ("04", {"04a", "04a-2", "04b", "04c", "04d", "04e"}, frozenset()),
     "05-caller-hangup": ("05", {"05a", "05b", "05c", "05d"}, frozenset()),
@@ -26,7 +28,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_replay_matches_capture(case: str) -> None:
     scenario, sections, extensions = CASES[case]
-    result = replay(section(load(scenario), sections), extensions=extensions)
+    lines = load(scenario) if sections is None else section(load(scenario), sections)
+    result = replay(lines, extensions=extensions)
     assert result.exchanges, "nothing was replayed"
     for exchange in result.exchanges:
         assert exchange.got == exchange.expected, f"{exchange.method} {exchange.path}"

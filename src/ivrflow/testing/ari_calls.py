@@ -37,6 +37,8 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
             connected_name=script.caller_name, connected_number=script.caller_number,
         )
         leg.peer, ch.peer = ch, leg
+        if script.caller_leg_dialplan is not None:
+            leg.dialplan_on_answer = (*script.caller_leg_dialplan, 1)
         ast.channels[leg.id] = leg
     if not ast.enter_stasis(ch, app, args):
         return ch

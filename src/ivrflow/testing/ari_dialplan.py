@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Sequence
 
+from .ari_calls import send_dtmf
 from .ari_model import AriError, Asterisk, Channel
 
 __all__ = ["run_dialplan"]
@@ -56,11 +57,24 @@ def _run_from(ast: Asterisk, ch: Channel, steps: Sequence[tuple[str, str]], prio
         elif app == "Hangup":
             _hang_up(ast, ch, 16)
             return
-        elif app in ("Playback", "Wait"):
-            seconds = ch.script.sound_seconds(data) if app == "Playback" else float(data or 0)
+        elif app in ("Playback", "Wait", "SendDTMF"):
+            if app == "Playback":
+                seconds = ch.script.sound_seconds(data)
+            else:
+                seconds = float(data or 0) if app == "Wait" else _send_dtmf(ast, ch, data)
             resume = priority
             ch.later(seconds or 0.0, lambda: _run_from(ast, ch, steps, resume))
             return
+
+
+def _send_dtmf(ast: Asterisk, ch: Channel, data: str) -> float:
+    """SendDTMF(digits[,between_ms[,duration_ms]]) towards the channel's Local peer; the seconds it takes (02b)."""
+    digits, _, rest = data.partition(",")
+    between, _, duration = rest.partition(",")
+    between_ms, duration_ms = int(between or 250), int(duration or 100)
+    if ch.peer is not None:
+        send_dtmf(ast, ch.peer, digits, duration_ms, between_ms)
+    return len(digits) * (duration_ms + between_ms) / 1000.0
 
 
 def _hang_up(ast: Asterisk, ch: Channel, cause: int) -> None:

@@ -87,6 +87,8 @@ class Channel:
     bridge: str | None = None
     dial: Json | None = None  # for a dialed leg: its endpoint and dialstring
     peer: Channel | None = None  # the other half of a Local pair: digits sent here reach it
+    # A Local half originated into the dialplan starts there only once its peer answers.
+    dialplan_on_answer: tuple[str, str, int] | None = None
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def json(self) -> Json:
@@ -144,7 +146,9 @@ Sink = Callable[[Json], bool]  # sends one event frame; False when the socket is
 class Asterisk:
     """All emulated state; one per emulator."""
 
-    def __init__(self) -> None:
+    def __init__(self, sounds: tuple[str, ...] = ()) -> None:
+        self.started = time.time()
+        self.sounds = sounds  # what `GET /sounds` lists, in its order; prompts' lengths come from the call scripts
         self.channels: dict[str, Channel] = {}
         self.playbacks: dict[str, Playback] = {}
         self.bridges: dict[str, Bridge] = {}
@@ -244,6 +248,12 @@ class Asterisk:
         if ch.state != "Up":
             ch.state = "Up"
             self.chan_event(ch, "ChannelStateChange")
+        peer = ch.peer
+        if peer is not None and peer.dialplan_on_answer is not None:
+            from .ari_dialplan import run_dialplan  # it drives this model: imported when first needed
+
+            target, peer.dialplan_on_answer = peer.dialplan_on_answer, None
+            run_dialplan(self, peer, target)
 
     def set_variable(self, ch: Channel, name: str, value: str | None) -> None:
         if name in ("CALLERID(name)", "CALLERID(num)"):

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .ari_calls import create_leg, dial, originate_local, send_dtmf
-from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel
+from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel, timestamp
 from .ari_script import AriCallScript
 
 Reply = tuple[int, Any]
@@ -21,6 +21,17 @@ HANGUP_REASONS = {
     "interworking": 127, "failure": 38, "answered_elsewhere": 26,
 }
 
+# The captured Asterisk's build (00), which the emulator stands in for.
+BUILD = {"os": "Linux", "kernel": "6.18.44-fc-v669", "machine": "x86_64", "options": "OPTIONAL_API",
+         "date": "2026-11-27 02:49:06 UTC", "user": "root"}
+# Loaded modules by name: description, use count and support level as the captured Asterisk reported them;
+# nothing here counts references, so the use count stays what it was then.
+MODULES = {"res_ari.so": ("Asterisk RESTful Interface", 13, "core")}
+
+
+def _sound_json(name: str) -> dict[str, Any]:
+    return {"id": name, "formats": [{"language": "en", "format": "slin"}]}
+
 
 class Rest:
     """Routes one request; raises AriError for Asterisk's error replies."""
@@ -30,6 +41,10 @@ class Rest:
         self.leg_script = leg_script
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("GET", re.compile(r"asterisk/info"), self.info),
+            ("GET", re.compile(r"asterisk/modules/([^/]+)"), self.module),
+            ("GET", re.compile(r"sounds"), self.sounds),
+            ("GET", re.compile(r"sounds/([^/]+)"), self.sound),
+            ("GET", re.compile(r"endpoints"), self.endpoints),
             ("GET", re.compile(r"applications"), self.applications),
             ("GET", re.compile(r"applications/([^/]+)"), self.application),
             ("POST", re.compile(r"applications/([^/]+)/subscription"), self.subscribe),
@@ -69,7 +84,34 @@ class Rest:
     # --- asterisk, applications ---------------------------------------------
 
     def info(self, params: Params) -> Reply:
-        return 200, {"system": {"version": "22.10.1", "entity_id": ASTERISK_ID}, "config": {"default_language": "en"}}
+        started = timestamp(self.ast.started)
+        return 200, {
+            "build": BUILD, "system": {"version": "22.10.1", "entity_id": ASTERISK_ID},
+            "config": {"name": "", "default_language": "en", "setid": {"user": "", "group": ""}},
+            "status": {"startup_time": started, "last_reload_time": started},
+        }
+
+    def module(self, params: Params, name: str) -> Reply:
+        if name not in MODULES:
+            raise AriError(404, "Module could not be found in running modules")
+        description, use_count, support_level = MODULES[name]
+        return 200, {"name": name, "description": description, "use_count": use_count, "status": "Running",
+                     "support_level": support_level}
+
+    # --- sounds, endpoints --------------------------------------------------
+
+    def sounds(self, params: Params) -> Reply:
+        if params.get("lang", "en") != "en":
+            return 200, []  # every emulated sound is in English
+        return 200, [_sound_json(name) for name in self.ast.sounds]
+
+    def sound(self, params: Params, name: str) -> Reply:
+        if name not in self.ast.sounds:
+            raise AriError(404, "Sound not found")
+        return 200, _sound_json(name)
+
+    def endpoints(self, params: Params) -> Reply:
+        return 200, []  # Local channels are no endpoints, and no other channel driver is emulated (00)
 
     def _app_json(self, name: str) -> dict[str, Any]:
         return {

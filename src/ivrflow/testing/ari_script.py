@@ -73,6 +73,8 @@ class AriCallScript:
     # The caller's own leg (the ";1" half of a Local pair): its id, and the Stasis app it is in (None: dialplan).
     caller_leg_id: str | None = None
     caller_leg_app: str | None = None
+    # Where the caller's leg runs the dialplan (context, extension) once the IVR answers, when it is in no app (02b).
+    caller_leg_dialplan: tuple[str, str] | None = None
     time_scale: float = 1.0
 
     def resolved_channel_name(self) -> str:
