@@ -24,7 +24,7 @@ import gevent.socket
 import websocket
 
 from ivrflow.asterisk.rest import AriRest, Credentials
-from ivrflow.testing.ari_calls import caller_id
+from ivrflow.testing.ari_local import caller_id
 from ivrflow.testing.ari_emulator import AriEmulator
 from ivrflow.testing.ari_script import AriCallScript
 
@@ -150,6 +150,7 @@ def _natural_ends(lines: list[Line]) -> dict[int, str]:
 
 _HANDSHAKE = re.compile(r"^WS (with bad api_key|without app) rejected: .*Handshake status (\d+) .* -\+-\+- (.*)'\)$")
 _HANDSHAKE_QUERY = {"with bad api_key": "app=ivrflow&api_key=ivr:wrong", "without app": f"api_key={CREDENTIALS.user}:{CREDENTIALS.password}"}
+DIALPLAN_SCALE = 0.2
 CLEANUP = "cleanup (not part of scenario)"
 CLEANUP_SECONDS = 0.05  # the capture's client hangs up what is left in a few ms, then writes the note
 
@@ -210,9 +211,10 @@ def replay(
     emulator: AriEmulator | None = None,
 ) -> Replay:
     result = Replay()
-    # The legs ivrflow originates run the capture's dialplan, on the replay's clock.
+    # The legs the client originates run the capture's dialplan. Its waits (Answer's half second, Wait())
+    # keep a fifth of their length: far longer than the few ms a replayed request takes, as in the capture.
     emu = (emulator or AriEmulator(sounds=SOUNDS, leg_script=lambda: AriCallScript(
-        extensions=extensions, dialplan=DIALPLAN, default_sound_seconds=1e6, time_scale=scale,
+        extensions=extensions, dialplan=DIALPLAN, default_sound_seconds=1e6, time_scale=DIALPLAN_SCALE,
     ))).start()
     result.emulator = emu
     rest = AriRest(emu.url, CREDENTIALS)

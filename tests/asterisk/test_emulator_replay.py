@@ -17,6 +17,7 @@ CASES: dict[str, tuple[str, set[str] | None, frozenset[tuple[str, str]]]] = {
     "04-continue": ("04", {"04a", "04a-2", "04b", "04c", "04d", "04e"}, frozenset()),
     "05-caller-hangup": ("05", {"05a", "05b", "05c", "05d"}, frozenset()),
     "06-variables": ("06", {"06a", "06c"}, frozenset()),
+    "06-originate-into-stasis": ("06", {"06b"}, frozenset()),
     "07-websocket-loss": ("07", {"07a", "07b", "07c", "07d"}, frozenset()),
     "08-errors": ("08", {"08", "08a", "08b", "08c", "08d", "08e", "08f", "08g"}, frozenset()),
     "08-originate-and-auth": ("08", {"08h", "08i"}, frozenset()),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
 
 from .ari_model import Asterisk, Channel
-from .ari_script import AriCallScript, new_channel_id
+from .ari_dialplan import run_dialplan
+from .ari_dtmf import send_dtmf
+from .ari_script import AriCallScript
 
 _local_seq = itertools.count(0x22)
 
@@ -38,7 +39,7 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
         )
         leg.peer, ch.peer = ch, leg
         if script.caller_leg_dialplan is not None:
-            leg.dialplan_on_answer = (*script.caller_leg_dialplan, 1)
+            leg.when_peer_answers = functools.partial(run_dialplan, ast, leg, (*script.caller_leg_dialplan, 1))
         ast.channels[leg.id] = leg
     if not ast.enter_stasis(ch, app, args):
         return ch
@@ -47,19 +48,6 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
     if script.caller_hangup_at is not None:
         ch.later(script.caller_hangup_at, lambda: ast.hang_up(ch, 16, by_ari=False))
     return ch
-
-
-def send_dtmf(ast: Asterisk, to: Channel, digits: str, duration_ms: int, between_ms: int, after: float = 0.0) -> None:
-    """Digits arriving on `to`: one ChannelDtmfReceived per valid digit, at each digit's end (02a)."""
-    step = (duration_ms + between_ms) / 1000.0
-    for i, digit in enumerate(digits):
-        if digit in "0123456789*#ABCD":  # others only log "Illegal DTMF character"
-            to.later(after + i * step + duration_ms / 1000.0, functools.partial(_dtmf, ast, to, digit, duration_ms))
-
-
-def _dtmf(ast: Asterisk, ch: Channel, digit: str, duration_ms: int) -> None:
-    if ch.alive and ch.app is not None:
-        ast.chan_event(ch, "ChannelDtmfReceived", digit=digit, duration_ms=duration_ms)
 
 
 def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: list[str], script: AriCallScript) -> Channel:
@@ -107,42 +95,3 @@ def dial(ast: Asterisk, leg: Channel, caller: Channel | None, timeout: float) ->
 
     leg.later(min(outcome.ring_seconds, timeout), ends)
 
-
-def originate_local(ast: Asterisk, app: str, endpoint: str, params: Mapping[str, str], script: AriCallScript) -> Channel:
-    """Plain `POST /channels` on `Local/exten@context`: a `;1`/`;2` pair, `app` subscribed to both halves.
-
-    `;1` is what the reply describes (AppDial2, "(Outgoing Line)"); `;2` runs
-    the dialplan. An extension the dialplan lacks destroys both halves at once
-    with cause 0 (08h).
-    """
-    resource = endpoint.partition("/")[2]
-    exten, _, context = resource.partition("@")
-    name = f"{endpoint}-{next(_local_seq):08x};"
-    caller_name, caller_number = caller_id(params.get("callerId", ""))
-    one_id = params.get("channelId") or new_channel_id()
-    halves = [
-        Channel(
-            id=channel_id, name=name + half, script=script, context=context or "default", exten=exten, priority=1,
-            app_data="(Outgoing Line)" if half == "1" else "", app_name="AppDial2" if half == "1" else "",
-            state="Down" if half == "1" else "Ring", caller_name=caller_name, caller_number=caller_number,
-            connected_name=caller_name, connected_number=caller_number, subscribers={app} if app else set(),
-        )
-        for half, channel_id in (("1", one_id), ("2", params.get("otherChannelId") or (f"{one_id};2" if "channelId" in params else new_channel_id())))
-    ]
-    one, two = halves
-    for ch in halves:
-        ast.channels[ch.id] = ch
-    if not script.has_extension(two.context, two.exten):
-        ast.hang_up(two, 0, by_ari=False)
-        ast.hang_up(one, 0, by_ari=False)
-        return one
-    one.peer, two.peer = two, one
-    return one
-
-
-def caller_id(value: str) -> tuple[str, str]:
-    """`Name <number>` (or a bare number) as ARI's callerId parameter spells it."""
-    if "<" not in value:
-        return "", value
-    name, _, rest = value.partition("<")
-    return name.strip(), rest.rstrip(">")

@@ -14,12 +14,13 @@ import re
 import time
 from collections.abc import Sequence
 
-from .ari_calls import send_dtmf
+from .ari_dtmf import send_dtmf
 from .ari_model import AriError, Asterisk, Channel
 
-__all__ = ["run_dialplan"]
+__all__ = ["end_dialplan", "run_dialplan"]
 
 _VARIABLE = re.compile(r"\$\{([^}]+)\}")
+ANSWER_MEDIA_WAIT = 0.5
 
 
 def run_dialplan(ast: Asterisk, ch: Channel, target: tuple[str, str, int]) -> None:
@@ -40,6 +41,7 @@ def run_dialplan(ast: Asterisk, ch: Channel, target: tuple[str, str, int]) -> No
 
 
 def _run_from(ast: Asterisk, ch: Channel, steps: Sequence[tuple[str, str]], priority: int) -> None:
+    ringing: Channel | None = None
     while ch.alive:
         if priority > len(steps):
             _hang_up(ast, ch, 16)  # the extension ran out: autofallthrough hangs up
@@ -47,13 +49,29 @@ def _run_from(ast: Asterisk, ch: Channel, steps: Sequence[tuple[str, str]], prio
         app, data = steps[priority - 1][0], _expand(ast, ch, steps[priority - 1][1])
         ch.priority, ch.app_name, ch.app_data = priority, app, data
         ast.chan_event(ch, "ChannelDialplan", dialplan_app=app, dialplan_app_data=data)
+        if ringing is not None:
+            # The originate hears of the ringing only once this half has moved on (04g).
+            ast.dial_progress(ringing, "RINGING")
+            ringing = None
         priority += 1
         if app == "Set":
             name, _, value = data.partition("=")
             if not name.startswith("GLOBAL("):  # a global variable is no channel's event
                 ast.set_variable(ch, name, value)
-        elif app == "Answer":
+        elif app == "Answer" and ch.state != "Up":
             ast.answer(ch)
+            # Answer then waits up to half a second for media, which a Local channel never sends (04g).
+            resume_at = priority
+            ch.later(ANSWER_MEDIA_WAIT, lambda: _run_from(ast, ch, steps, resume_at))
+            return
+        elif app == "Ringing" and ch.peer is not None and ch.peer.state != "Ringing":
+            ringing = ch.peer
+            ringing.state = "Ringing"
+            ast.chan_event(ringing, "ChannelStateChange")
+        elif app == "Goto":
+            context, exten, goto_priority = data.split(",")
+            run_dialplan(ast, ch, (context, exten, int(goto_priority)))
+            return
         elif app == "Hangup":
             _hang_up(ast, ch, 16)
             return
@@ -75,6 +93,13 @@ def _send_dtmf(ast: Asterisk, ch: Channel, data: str) -> float:
     if ch.peer is not None:
         send_dtmf(ast, ch.peer, digits, duration_ms, between_ms)
     return len(digits) * (duration_ms + between_ms) / 1000.0
+
+
+def end_dialplan(ast: Asterisk, ch: Channel) -> None:
+    """Its Local peer is gone: the running application ends, then the channel hangs up (06b, 04g)."""
+    if ch.app_name == "Playback":
+        ast.set_variable(ch, "PLAYBACKSTATUS", "SUCCESS")
+    _hang_up(ast, ch, 16)
 
 
 def _hang_up(ast: Asterisk, ch: Channel, cause: int) -> None:

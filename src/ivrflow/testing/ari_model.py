@@ -87,8 +87,10 @@ class Channel:
     bridge: str | None = None
     dial: Json | None = None  # for a dialed leg: its endpoint and dialstring
     peer: Channel | None = None  # the other half of a Local pair: digits sent here reach it
-    # A Local half originated into the dialplan starts there only once its peer answers.
-    dialplan_on_answer: tuple[str, str, int] | None = None
+    # What a Local half does once its peer answers: the dialplan it was originated into, or its own answer.
+    when_peer_answers: Callable[[], None] | None = None
+    originator: str | None = None  # the app whose plain originate made it: told of its Dial progress
+    app_after_stasis: tuple[str, str] | None = None  # the dialplan app it shows once out of Stasis
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def json(self) -> Json:
@@ -203,8 +205,8 @@ class Asterisk:
             self.refused.append(ch.id)
             ch.variables["STASISSTATUS"] = "FAILED"
             return False
+        self.set_variable(ch, "STASISSTATUS", "")  # before it is the app's: only a subscribed app sees it
         ch.app = app
-        ch.variables.setdefault("STASISSTATUS", "")
         self.chan_event(ch, "StasisStart", args=args)
         return True
 
@@ -224,6 +226,7 @@ class Asterisk:
         if not ch.alive:
             return
         ch.hangup_cause = cause
+        peer = ch.peer if ch.peer is not None and ch.peer.alive else None
         if ch.app is not None:
             if by_ari:
                 self.chan_event(ch, "ChannelHangupRequest", cause=32, soft=True)
@@ -232,6 +235,15 @@ class Asterisk:
             if ch.queue and ch.queue[0].state == "playing":
                 self.finish_playback(ch.queue[0], "failed", start_next=False)
             self.leave_stasis(ch)
+            self.set_variable(ch, "STASISSTATUS", "SUCCESS")  # Stasis() returns: only a subscribed app sees it
+        elif by_ari:
+            self.chan_event(ch, "ChannelHangupRequest", cause=32, soft=True)
+        if ch.app_after_stasis is not None:
+            ch.app_name, ch.app_data = ch.app_after_stasis
+        if ch.state != "Up":
+            self.dial_progress(ch, "NOANSWER")
+        if peer is not None and peer.app is None:
+            self.chan_event(peer, "ChannelHangupRequest", cause=16)  # a Local peer hears of it before this half goes
         # The Stasis app sees no ChannelDestroyed after StasisEnd, unless it subscribed to the channel.
         if ch.subscribers:
             self.chan_event(ch, "ChannelDestroyed", cause=cause, cause_txt=CAUSE_TEXT.get(cause, "Unknown"))
@@ -241,19 +253,27 @@ class Asterisk:
                 g.kill(block=False)
         del self.channels[ch.id]
         self.ended[ch.id] = ch
-        if ch.peer is not None and ch.peer.alive:
-            self.hang_up(ch.peer, 16, by_ari=False)  # a Local pair ends together: the far half sees cause 16
+        # A Local pair ends together: the far half sees cause 16, in Stasis or in its dialplan.
+        if peer is not None and peer.app is None:
+            from .ari_dialplan import end_dialplan  # it drives this model: imported when first needed
+
+            end_dialplan(self, peer)
+        elif peer is not None:
+            self.hang_up(peer, 16, by_ari=False)
+
+    def dial_progress(self, leg: Channel, status: str) -> None:
+        """A Dial event on a plain originate's leg, for the app that originated it (06b, 04g)."""
+        if leg.originator is not None and leg.dial is not None:
+            self.emit(leg.originator, "Dial", dialstatus=status, forward="", dialstring=leg.dial["dialstring"], peer=leg.json())
 
     def answer(self, ch: Channel) -> None:
         if ch.state != "Up":
             ch.state = "Up"
             self.chan_event(ch, "ChannelStateChange")
         peer = ch.peer
-        if peer is not None and peer.dialplan_on_answer is not None:
-            from .ari_dialplan import run_dialplan  # it drives this model: imported when first needed
-
-            target, peer.dialplan_on_answer = peer.dialplan_on_answer, None
-            run_dialplan(self, peer, target)
+        if peer is not None and peer.when_peer_answers is not None:
+            then, peer.when_peer_answers = peer.when_peer_answers, None
+            then()
 
     def set_variable(self, ch: Channel, name: str, value: str | None) -> None:
         if name in ("CALLERID(name)", "CALLERID(num)"):

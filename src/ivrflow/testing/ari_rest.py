@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .ari_calls import create_leg, dial, originate_local, send_dtmf
+from .ari_calls import create_leg, dial
+from .ari_dtmf import send_dtmf
+from .ari_local import originate_local
 from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel, timestamp
 from .ari_script import AriCallScript
 
