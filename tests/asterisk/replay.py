@@ -50,7 +50,13 @@ DIALPLAN = {
     # capture, which shows only that they stay on the line until the other side hangs up.
     ("caller", "wait"): (("Answer", ""), ("Wait", "60")),
     ("caller", "dtmf2"): (("Answer", ""), ("Wait", "2"), ("SendDTMF", "2,250"), ("Wait", "60")),
-    **{("targets", exten): _TARGET for exten in ("002", "0049301234", "+4930123456")},
+    **{("targets", exten): _TARGET for exten in ("002", "0049301234", "+4930123456", "+4930555")},
+    # 04g's dialed targets: one answers after 4 s, one rings on.
+    ("targets-delay", "+4930555"): (
+        ("NoOp", "TARGET-DELAY ringing exten=${EXTEN} chan=${CHANNEL(name)}"), ("Ringing", ""), ("Wait", "4"),
+        ("Goto", "targets,${EXTEN},1"),
+    ),
+    ("targets-noanswer", "004"): (("Ringing", ""), ("Wait", "60")),
 }
 
 
@@ -275,11 +281,11 @@ def replay(
             for theirs, ours in theirs_to_ours.items():
                 path = path.replace(theirs, ours)
             reply = sender.request(line["method"], path[len("/ari"):], list(params.items()), json_body=line.get("body"))
-            if isinstance(reply.body, dict) and reply.status in (200, 201) and line["method"] == "POST" and (
-                "/play" in path or path == "/ari/channels"
-            ):
-                theirs_to_ours[line["response"]["id"]] = reply.body["id"]
-                ours_to_theirs[reply.body["id"]] = line["response"]["id"]
+            theirs = line.get("response")
+            if line["method"] == "POST" and isinstance(reply.body, dict) and "id" in reply.body and isinstance(theirs, dict):
+                # What the POST made (a playback, channel or bridge) under an id Asterisk chose.
+                theirs_to_ours[theirs["id"]] = reply.body["id"]
+                ours_to_theirs[reply.body["id"]] = theirs["id"]
             # A line the capture wrote without its reply's body is compared by status alone.
             got_body = reply.body if "response" in line else None
             result.exchanges.append(Exchange(

@@ -15,6 +15,7 @@ CASES: dict[str, tuple[str, set[str] | None, frozenset[tuple[str, str]]]] = {
     "02-dtmf-from-dialplan": ("02", {"02b"}, frozenset()),
     "03-queued-playbacks": ("03", {"03a", "03b", "03c", "03c-2", "03d", "03e"}, frozenset()),
     "04-continue": ("04", {"04a", "04a-2", "04b", "04c", "04d", "04e"}, frozenset()),
+    "04-ring-by-originate": ("04", {"04g"}, frozenset()),
     "05-caller-hangup": ("05", {"05a", "05b", "05c", "05d"}, frozenset()),
     "06-variables": ("06", {"06a", "06c"}, frozenset()),
     "06-originate-into-stasis": ("06", {"06b"}, frozenset()),

@@ -10,12 +10,13 @@ subscribed to the channel (`POST /applications/{app}/subscription`) see any of i
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Sequence
 
 from .ari_dtmf import send_dtmf
-from .ari_model import AriError, Asterisk, Channel
+from .ari_model import CALLER_ALLOWED, AriError, Asterisk, Channel
 
 __all__ = ["end_dialplan", "run_dialplan"]
 
@@ -41,18 +42,23 @@ def run_dialplan(ast: Asterisk, ch: Channel, target: tuple[str, str, int]) -> No
 
 
 def _run_from(ast: Asterisk, ch: Channel, steps: Sequence[tuple[str, str]], priority: int) -> None:
-    ringing: Channel | None = None
     while ch.alive:
         if priority > len(steps):
             _hang_up(ast, ch, 16)  # the extension ran out: autofallthrough hangs up
             return
         app, data = steps[priority - 1][0], _expand(ast, ch, steps[priority - 1][1])
+        # A Local half takes in what its peer sent it (its ringing, a new caller id) between applications:
+        # the next step's snapshot shows the new caller, its event follows (04g).
+        caller, ch.next_caller = ch.next_caller, None
+        if caller is not None:
+            ch.caller_name, ch.caller_number = caller
         ch.priority, ch.app_name, ch.app_data = priority, app, data
         ast.chan_event(ch, "ChannelDialplan", dialplan_app=app, dialplan_app_data=data)
-        if ringing is not None:
-            # The originate hears of the ringing only once this half has moved on (04g).
-            ast.dial_progress(ringing, "RINGING")
-            ringing = None
+        if caller is not None:
+            ast.chan_event(ch, "ChannelCallerId", caller_presentation=0, caller_presentation_txt=CALLER_ALLOWED)
+        pending, ch.on_next_step = ch.on_next_step, []
+        for fn in pending:
+            fn()
         priority += 1
         if app == "Set":
             name, _, value = data.partition("=")
@@ -65,9 +71,9 @@ def _run_from(ast: Asterisk, ch: Channel, steps: Sequence[tuple[str, str]], prio
             ch.later(ANSWER_MEDIA_WAIT, lambda: _run_from(ast, ch, steps, resume_at))
             return
         elif app == "Ringing" and ch.peer is not None and ch.peer.state != "Ringing":
-            ringing = ch.peer
-            ringing.state = "Ringing"
-            ast.chan_event(ringing, "ChannelStateChange")
+            ch.peer.state = "Ringing"
+            ast.chan_event(ch.peer, "ChannelStateChange")
+            ch.on_next_step.append(functools.partial(ast.dial_progress, ch.peer, "RINGING"))
         elif app == "Goto":
             context, exten, goto_priority = data.split(",")
             run_dialplan(ast, ch, (context, exten, int(goto_priority)))

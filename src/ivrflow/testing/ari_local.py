@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Mapping
 
 from .ari_dialplan import run_dialplan
-from .ari_model import Asterisk, Channel
+from .ari_model import CALLER_ALLOWED, Asterisk, Channel
 from .ari_script import AriCallScript, new_channel_id
 
 __all__ = ["caller_id", "originate_local"]
@@ -54,7 +54,7 @@ def _dial(ast: Asterisk, one: Channel, two: Channel, app: str, params: Mapping[s
     one.originator = app or None
     if params.get("callerId"):
         # The caller id given reaches `;2` as its caller and connected line.
-        ast.chan_event(two, "ChannelCallerId", caller_presentation=0, caller_presentation_txt="Presentation Allowed, Not Screened")
+        ast.chan_event(two, "ChannelCallerId", caller_presentation=0, caller_presentation_txt=CALLER_ALLOWED)
         ast.chan_event(two, "ChannelConnectedLine")
     ast.dial_progress(one, "")
     args = params["appArgs"].split(",") if params.get("appArgs") else []

@@ -23,6 +23,7 @@ from .ari_script import AriCallScript
 Json = dict[str, Any]
 ASTERISK_ID = "02:fc:00:00:00:01"
 DIGIT_SECONDS = 0.5  # how long one digit of a digits:/number: prompt plays
+CALLER_ALLOWED = "Presentation Allowed, Not Screened"  # ChannelCallerId's caller_presentation_txt for 0
 CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding", 26: "Answered elsewhere"}
 
 
@@ -89,6 +90,9 @@ class Channel:
     peer: Channel | None = None  # the other half of a Local pair: digits sent here reach it
     # What a Local half does once its peer answers: the dialplan it was originated into, or its own answer.
     when_peer_answers: Callable[[], None] | None = None
+    # What a Local half in the dialplan takes in from its peer only between applications (ari_dialplan._run_from).
+    on_next_step: list[Callable[[], None]] = field(default_factory=list)
+    next_caller: tuple[str, str] | None = None
     originator: str | None = None  # the app whose plain originate made it: told of its Dial progress
     app_after_stasis: tuple[str, str] | None = None  # the dialplan app it shows once out of Stasis
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
@@ -282,7 +286,7 @@ class Asterisk:
             else:
                 ch.caller_number = value or ""
             self.chan_event(ch, "ChannelCallerId", caller_presentation=0,
-                            caller_presentation_txt="Presentation Allowed, Not Screened")
+                            caller_presentation_txt=CALLER_ALLOWED)
             return
         if value is None:
             ch.variables.pop(name, None)
@@ -434,12 +438,30 @@ class Asterisk:
         bridge.channels.append(ch.id)
         ch.bridge = bridge.id
         self.emit(ch.app, "ChannelEnteredBridge", bridge=bridge.json(), channel=ch.json())
+        if len(bridge.channels) == 2:
+            # Two in the bridge: each learns the other's name and caller id (04f, 04g).
+            other = self.channels[bridge.channels[0]]
+            self.set_variable(other, "BRIDGEPEER", ch.name)
+            self.set_variable(ch, "BRIDGEPEER", other.name)
+            self._connect(ch, other)
+            self._connect(other, ch)
+
+    def _connect(self, ch: Channel, to: Channel) -> None:
+        """`ch`'s connected line becomes `to`'s caller; a Local half passes it on to its dialplan half."""
+        if (ch.connected_name, ch.connected_number) == (to.caller_name, to.caller_number):
+            return
+        ch.connected_name, ch.connected_number = to.caller_name, to.caller_number
+        self.chan_event(ch, "ChannelConnectedLine")
+        if ch.peer is not None and ch.peer.app is None:
+            ch.peer.next_caller = (to.caller_name, to.caller_number)
 
     def remove_from_bridge(self, ch: Channel) -> None:
         bridge = self.bridges.get(ch.bridge or "")
         ch.bridge = None
         if bridge is not None and ch.id in bridge.channels:
             bridge.channels.remove(ch.id)
+            if ch.variables.get("BRIDGEPEER"):
+                self.set_variable(ch, "BRIDGEPEER", "")
             self.emit(ch.app, "ChannelLeftBridge", bridge=bridge.json(), channel=ch.json())
 
     def destroy_bridge(self, bridge: Bridge) -> None:
