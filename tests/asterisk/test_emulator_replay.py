@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .replay import replay
@@ -15,6 +17,7 @@ CASES: dict[str, tuple[str, set[str] | None, frozenset[tuple[str, str]]]] = {
     "02-dtmf-from-dialplan": ("02", {"02b"}, frozenset()),
     "03-queued-playbacks": ("03", {"03a", "03b", "03c", "03c-2", "03d", "03e"}, frozenset()),
     "04-continue": ("04", {"04a", "04a-2", "04b", "04c", "04d", "04e"}, frozenset()),
+    "04-ring-by-create-and-dial": ("04", {"04f"}, frozenset()),
     "04-ring-by-originate": ("04", {"04g"}, frozenset()),
     "05-caller-hangup": ("05", {"05a", "05b", "05c", "05d"}, frozenset()),
     "06-variables": ("06", {"06a", "06c"}, frozenset()),
@@ -23,8 +26,19 @@ CASES: dict[str, tuple[str, set[str] | None, frozenset[tuple[str, str]]]] = {
     "08-errors": ("08", {"08", "08a", "08b", "08c", "08d", "08e", "08f", "08g"}, frozenset()),
     "08-originate-and-auth": ("08", {"08h", "08i"}, frozenset()),
 }
+# Where the capture's order across channels is a race of Asterisk's threads, not ARI's behaviour: each
+# channel's events are compared in order, not their interleaving. In 04f the second /dial request's
+# ChannelConnectedLine came before the first leg's ringing, which its dialing thread reported a few ms later.
+INTERLEAVED = {"04-ring-by-create-and-dial"}
 
 
+def _by_channel(events: list[Any]) -> dict[str, list[Any]]:
+    """Each channel's (or bridge's) events, in their order."""
+    out: dict[str, list[Any]] = {}
+    for e in events:
+        key = (e.get("channel") or e.get("peer") or e.get("bridge") or {}).get("id", "")
+        out.setdefault(key, []).append(e)
+    return out
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -38,5 +52,8 @@ def test_replay_matches_capture(case: str) -> None:
     assert result.got_events.keys() == result.expected_events.keys()
     for label, expected in result.expected_events.items():
         got = result.got_events[label]
+        if case in INTERLEAVED:
+            assert _by_channel(got) == _by_channel(expected), label
+            continue
         assert [e["type"] for e in got] == [e["type"] for e in expected], label
         assert got == expected, label

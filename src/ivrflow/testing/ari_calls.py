@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 
-from .ari_model import Asterisk, Channel
+from .ari_model import Asterisk, Channel, Json
 from .ari_dialplan import run_dialplan
 from .ari_dtmf import send_dtmf
 from .ari_script import AriCallScript
@@ -50,8 +50,12 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
     return ch
 
 
-def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: list[str], script: AriCallScript) -> Channel:
-    """`POST /channels/create`: the leg is in Stasis at once, state Down, not yet dialed."""
+def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: list[str], script: AriCallScript) -> Json:
+    """`POST /channels/create`: the leg, not yet dialed, is in Stasis at once, state Down (04f).
+
+    The creating app is subscribed to it, so it sees the leg's Stasis() step
+    and STASISSTATUS; the reply describes the leg as it was just before.
+    """
     tech, _, resource = endpoint.partition("/")
     exten, _, context = resource.partition("@")
     ch = Channel(
@@ -61,19 +65,26 @@ def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: li
         context=context or "default",
         exten=exten or resource,
         priority=1,
-        app_data=",".join([app, *args]),
+        app_data="",
         state="Down",
+        subscribers={app},
+        app_after_stasis=("", ""),
     )
     ch.dial = {"endpoint": endpoint, "dialstring": resource}
+    reply = ch.json()
+    ast.channels[ch.id] = ch
+    ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
+    ast.chan_event(ch, "ChannelDialplan", dialplan_app=ch.app_name, dialplan_app_data=ch.app_data)
     ast.enter_stasis(ch, app, args)
-    return ch
+    return reply
 
 
 def dial(ast: Asterisk, leg: Channel, caller: Channel | None, timeout: float) -> None:
     """`POST /channels/{id}/dial`: ring, then answer or fail as the script says for the endpoint."""
     assert leg.dial is not None
-    if caller is not None:
+    if caller is not None and (leg.connected_name, leg.connected_number) != (caller.caller_name, caller.caller_number):
         leg.connected_name, leg.connected_number = caller.caller_name, caller.caller_number
+        ast.chan_event(leg, "ChannelConnectedLine")
     outcome = leg.script.dial_outcome(leg.dial["endpoint"])
     ast.emit(leg.app, "Dial", dialstatus="", forward="", dialstring=leg.dial["dialstring"], peer=leg.json())
     leg.state = "Ringing"

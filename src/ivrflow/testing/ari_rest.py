@@ -179,8 +179,7 @@ class Rest:
         args = params["appArgs"].split(",") if params.get("appArgs") else []
         # Until it is dialed the leg has no caller; without a leg script it then follows the caller's (see `dial`).
         script = self.leg_script() if self.leg_script is not None else AriCallScript()
-        leg = create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, script)
-        return 200, leg.json()
+        return 200, create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, script)
 
     def get_channel(self, params: Params, channel_id: str) -> Reply:
         return 200, self.ast.channel(channel_id, in_stasis=False).json()
