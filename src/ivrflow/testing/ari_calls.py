@@ -5,12 +5,17 @@ from __future__ import annotations
 import functools
 import itertools
 
-from .ari_model import Asterisk, Channel, Json
 from .ari_dialplan import run_dialplan
 from .ari_dtmf import send_dtmf
+from .ari_model import Asterisk, Channel, Json
 from .ari_script import AriCallScript
 
 _local_seq = itertools.count(0x22)
+
+
+def local_name(endpoint: str) -> str:
+    """A new Local channel's name without its half: `Local/002@targets-0000002e;`."""
+    return f"{endpoint}-{next(_local_seq):08x};"
 
 
 def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
@@ -60,7 +65,7 @@ def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: li
     exten, _, context = resource.partition("@")
     ch = Channel(
         id=channel_id,
-        name=f"{endpoint}-{next(_local_seq):08x};1",
+        name=local_name(endpoint) + "1",
         script=script,
         context=context or "default",
         exten=exten or resource,
@@ -105,4 +110,3 @@ def dial(ast: Asterisk, leg: Channel, caller: Channel | None, timeout: float) ->
         ast.hang_up(leg, 17 if status == "BUSY" else 19, by_ari=False)
 
     leg.later(min(outcome.ring_seconds, timeout), ends)
-

@@ -10,16 +10,15 @@ sees `;2`'s dialplan step by step and `;1`'s Dial events. When `;2` answers,
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Mapping
 
+from .ari_calls import local_name
 from .ari_dialplan import run_dialplan
 from .ari_model import CALLER_ALLOWED, Asterisk, Channel
 from .ari_script import AriCallScript, new_channel_id
 
 __all__ = ["caller_id", "originate_local"]
 
-_local_seq = itertools.count(0x38)
 # What `;1` runs while it is no Stasis app's: the originate's own dialing.
 _DIALING = ("AppDial2", "(Outgoing Line)")
 
@@ -65,7 +64,7 @@ def _dial(ast: Asterisk, one: Channel, two: Channel, app: str, params: Mapping[s
 def _pair(
     app: str, endpoint: str, params: Mapping[str, str], script: AriCallScript, context: str, exten: str
 ) -> tuple[Channel, Channel]:
-    name = f"{endpoint}-{next(_local_seq):08x};"
+    name = local_name(endpoint)
     caller_name, caller_number = caller_id(params.get("callerId", ""))
     one_id = params.get("channelId") or new_channel_id()
     # Without otherChannelId, `;2` is named after `;1`'s given id, or gets an id of its own (06b, 08h).
