@@ -41,7 +41,7 @@ def section(lines: list[Line], names: set[str]) -> list[Line]:
 
 _LOCAL_NAME = re.compile(r"-[0-9a-f]{8};")
 _EPOCH = re.compile(r"(?<=@)1[0-9]{9}\b")  # epoch seconds the dialplan wrote into a value (${EPOCH})
-_DROP = {"timestamp", "creationtime"}
+_DROP = {"timestamp", "creationtime", "startup_time", "last_reload_time"}
 
 
 def normalize(value: Any, ids: dict[str, str]) -> Any:

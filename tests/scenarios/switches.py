@@ -28,7 +28,7 @@ from ivrflow.service.metrics import Metrics
 from ivrflow.service.observer import Observer
 from ivrflow.service.settings import resolve_some
 from ivrflow.testing import CallScript, ChannelHistory, EmulatedCall, Key
-from ivrflow.testing.ari_calls import send_dtmf
+from ivrflow.testing.ari_dtmf import send_dtmf
 from ivrflow.testing.ari_emulator import AriEmulator
 from ivrflow.testing.ari_script import from_call_script
 

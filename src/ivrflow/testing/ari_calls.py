@@ -5,10 +5,17 @@ from __future__ import annotations
 import functools
 import itertools
 
-from .ari_model import Asterisk, Channel
+from .ari_dialplan import run_dialplan
+from .ari_dtmf import send_dtmf
+from .ari_model import Asterisk, Channel, Json
 from .ari_script import AriCallScript
 
 _local_seq = itertools.count(0x22)
+
+
+def local_name(endpoint: str) -> str:
+    """A new Local channel's name without its half: `Local/002@targets-0000002e;`."""
+    return f"{endpoint}-{next(_local_seq):08x};"
 
 
 def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
@@ -36,6 +43,8 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
             connected_name=script.caller_name, connected_number=script.caller_number,
         )
         leg.peer, ch.peer = ch, leg
+        if script.caller_leg_dialplan is not None:
+            leg.when_peer_answers = functools.partial(run_dialplan, ast, leg, (*script.caller_leg_dialplan, 1))
         ast.channels[leg.id] = leg
     if not ast.enter_stasis(ch, app, args):
         return ch
@@ -46,43 +55,41 @@ def place_call(ast: Asterisk, app: str, script: AriCallScript) -> Channel:
     return ch
 
 
-def send_dtmf(ast: Asterisk, to: Channel, digits: str, duration_ms: int, between_ms: int, after: float = 0.0) -> None:
-    """Digits arriving on `to`: one ChannelDtmfReceived per valid digit, at each digit's end (02a)."""
-    step = (duration_ms + between_ms) / 1000.0
-    for i, digit in enumerate(digits):
-        if digit in "0123456789*#ABCD":  # others only log "Illegal DTMF character"
-            to.later(after + i * step + duration_ms / 1000.0, functools.partial(_dtmf, ast, to, digit, duration_ms))
+def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: list[str], script: AriCallScript) -> Json:
+    """`POST /channels/create`: the leg, not yet dialed, is in Stasis at once, state Down (04f).
 
-
-def _dtmf(ast: Asterisk, ch: Channel, digit: str, duration_ms: int) -> None:
-    if ch.alive and ch.app is not None:
-        ast.chan_event(ch, "ChannelDtmfReceived", digit=digit, duration_ms=duration_ms)
-
-
-def create_leg(ast: Asterisk, app: str, endpoint: str, channel_id: str, args: list[str], script: AriCallScript) -> Channel:
-    """`POST /channels/create`: the leg is in Stasis at once, state Down, not yet dialed."""
+    The creating app is subscribed to it, so it sees the leg's Stasis() step
+    and STASISSTATUS; the reply describes the leg as it was just before.
+    """
     tech, _, resource = endpoint.partition("/")
     exten, _, context = resource.partition("@")
     ch = Channel(
         id=channel_id,
-        name=f"{endpoint}-{next(_local_seq):08x};1",
+        name=local_name(endpoint) + "1",
         script=script,
         context=context or "default",
         exten=exten or resource,
         priority=1,
-        app_data=",".join([app, *args]),
+        app_data="",
         state="Down",
+        subscribers={app},
+        app_after_stasis=("", ""),
     )
     ch.dial = {"endpoint": endpoint, "dialstring": resource}
+    reply = ch.json()
+    ast.channels[ch.id] = ch
+    ch.app_name, ch.app_data = "Stasis", ",".join([app, *args])
+    ast.chan_event(ch, "ChannelDialplan", dialplan_app=ch.app_name, dialplan_app_data=ch.app_data)
     ast.enter_stasis(ch, app, args)
-    return ch
+    return reply
 
 
 def dial(ast: Asterisk, leg: Channel, caller: Channel | None, timeout: float) -> None:
     """`POST /channels/{id}/dial`: ring, then answer or fail as the script says for the endpoint."""
     assert leg.dial is not None
-    if caller is not None:
+    if caller is not None and (leg.connected_name, leg.connected_number) != (caller.caller_name, caller.caller_number):
         leg.connected_name, leg.connected_number = caller.caller_name, caller.caller_number
+        ast.chan_event(leg, "ChannelConnectedLine")
     outcome = leg.script.dial_outcome(leg.dial["endpoint"])
     ast.emit(leg.app, "Dial", dialstatus="", forward="", dialstring=leg.dial["dialstring"], peer=leg.json())
     leg.state = "Ringing"

@@ -32,10 +32,12 @@ class AriEmulator:
         password: str = "ivrsecret",
         # The script of every leg the app dials; None: the script of the call that dials it.
         leg_script: Callable[[], AriCallScript] | None = None,
+        # The sound names `GET /sounds` lists, in that order.
+        sounds: tuple[str, ...] = (),
     ) -> None:
         self.user = user
         self.password = password
-        self.asterisk = Asterisk()
+        self.asterisk = Asterisk(sounds)
         self.server = AriServer(self.asterisk, Rest(self.asterisk, leg_script), user, password)
 
     def start(self) -> AriEmulator:

@@ -23,6 +23,7 @@ from .ari_script import AriCallScript
 Json = dict[str, Any]
 ASTERISK_ID = "02:fc:00:00:00:01"
 DIGIT_SECONDS = 0.5  # how long one digit of a digits:/number: prompt plays
+CALLER_ALLOWED = "Presentation Allowed, Not Screened"  # ChannelCallerId's caller_presentation_txt for 0
 CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding", 26: "Answered elsewhere"}
 
 
@@ -87,6 +88,13 @@ class Channel:
     bridge: str | None = None
     dial: Json | None = None  # for a dialed leg: its endpoint and dialstring
     peer: Channel | None = None  # the other half of a Local pair: digits sent here reach it
+    # What a Local half does once its peer answers: the dialplan it was originated into, or its own answer.
+    when_peer_answers: Callable[[], None] | None = None
+    # What a Local half in the dialplan takes in from its peer only between applications (ari_dialplan._run_from).
+    on_next_step: list[Callable[[], None]] = field(default_factory=list)
+    next_caller: tuple[str, str] | None = None
+    originator: str | None = None  # the app whose plain originate made it: told of its Dial progress
+    app_after_stasis: tuple[str, str] | None = None  # the dialplan app it shows once out of Stasis
     greenlets: list[gevent.Greenlet] = field(default_factory=list)
 
     def json(self) -> Json:
@@ -144,7 +152,9 @@ Sink = Callable[[Json], bool]  # sends one event frame; False when the socket is
 class Asterisk:
     """All emulated state; one per emulator."""
 
-    def __init__(self) -> None:
+    def __init__(self, sounds: tuple[str, ...] = ()) -> None:
+        self.started = time.time()
+        self.sounds = sounds  # what `GET /sounds` lists, in its order; prompts' lengths come from the call scripts
         self.channels: dict[str, Channel] = {}
         self.playbacks: dict[str, Playback] = {}
         self.bridges: dict[str, Bridge] = {}
@@ -199,8 +209,8 @@ class Asterisk:
             self.refused.append(ch.id)
             ch.variables["STASISSTATUS"] = "FAILED"
             return False
+        self.set_variable(ch, "STASISSTATUS", "")  # before it is the app's: only a subscribed app sees it
         ch.app = app
-        ch.variables.setdefault("STASISSTATUS", "")
         self.chan_event(ch, "StasisStart", args=args)
         return True
 
@@ -220,6 +230,7 @@ class Asterisk:
         if not ch.alive:
             return
         ch.hangup_cause = cause
+        peer = ch.peer if ch.peer is not None and ch.peer.alive else None
         if ch.app is not None:
             if by_ari:
                 self.chan_event(ch, "ChannelHangupRequest", cause=32, soft=True)
@@ -228,6 +239,15 @@ class Asterisk:
             if ch.queue and ch.queue[0].state == "playing":
                 self.finish_playback(ch.queue[0], "failed", start_next=False)
             self.leave_stasis(ch)
+            self.set_variable(ch, "STASISSTATUS", "SUCCESS")  # Stasis() returns: only a subscribed app sees it
+        elif by_ari:
+            self.chan_event(ch, "ChannelHangupRequest", cause=32, soft=True)
+        if ch.app_after_stasis is not None:
+            ch.app_name, ch.app_data = ch.app_after_stasis
+        if ch.state != "Up":
+            self.dial_progress(ch, "NOANSWER")
+        if peer is not None and peer.app is None:
+            self.chan_event(peer, "ChannelHangupRequest", cause=16)  # a Local peer hears of it before this half goes
         # The Stasis app sees no ChannelDestroyed after StasisEnd, unless it subscribed to the channel.
         if ch.subscribers:
             self.chan_event(ch, "ChannelDestroyed", cause=cause, cause_txt=CAUSE_TEXT.get(cause, "Unknown"))
@@ -237,13 +257,27 @@ class Asterisk:
                 g.kill(block=False)
         del self.channels[ch.id]
         self.ended[ch.id] = ch
-        if ch.peer is not None and ch.peer.alive:
-            self.hang_up(ch.peer, 16, by_ari=False)  # a Local pair ends together: the far half sees cause 16
+        # A Local pair ends together: the far half sees cause 16, in Stasis or in its dialplan.
+        if peer is not None and peer.app is None:
+            from .ari_dialplan import end_dialplan  # it drives this model: imported when first needed
+
+            end_dialplan(self, peer)
+        elif peer is not None:
+            self.hang_up(peer, 16, by_ari=False)
+
+    def dial_progress(self, leg: Channel, status: str) -> None:
+        """A Dial event on a plain originate's leg, for the app that originated it (06b, 04g)."""
+        if leg.originator is not None and leg.dial is not None:
+            self.emit(leg.originator, "Dial", dialstatus=status, forward="", dialstring=leg.dial["dialstring"], peer=leg.json())
 
     def answer(self, ch: Channel) -> None:
         if ch.state != "Up":
             ch.state = "Up"
             self.chan_event(ch, "ChannelStateChange")
+        peer = ch.peer
+        if peer is not None and peer.when_peer_answers is not None:
+            then, peer.when_peer_answers = peer.when_peer_answers, None
+            then()
 
     def set_variable(self, ch: Channel, name: str, value: str | None) -> None:
         if name in ("CALLERID(name)", "CALLERID(num)"):
@@ -252,7 +286,7 @@ class Asterisk:
             else:
                 ch.caller_number = value or ""
             self.chan_event(ch, "ChannelCallerId", caller_presentation=0,
-                            caller_presentation_txt="Presentation Allowed, Not Screened")
+                            caller_presentation_txt=CALLER_ALLOWED)
             return
         if value is None:
             ch.variables.pop(name, None)
@@ -404,12 +438,30 @@ class Asterisk:
         bridge.channels.append(ch.id)
         ch.bridge = bridge.id
         self.emit(ch.app, "ChannelEnteredBridge", bridge=bridge.json(), channel=ch.json())
+        if len(bridge.channels) == 2:
+            # Two in the bridge: each learns the other's name and caller id (04f, 04g).
+            other = self.channels[bridge.channels[0]]
+            self.set_variable(other, "BRIDGEPEER", ch.name)
+            self.set_variable(ch, "BRIDGEPEER", other.name)
+            self._connect(ch, other)
+            self._connect(other, ch)
+
+    def _connect(self, ch: Channel, to: Channel) -> None:
+        """`ch`'s connected line becomes `to`'s caller; a Local half passes it on to its dialplan half."""
+        if (ch.connected_name, ch.connected_number) == (to.caller_name, to.caller_number):
+            return
+        ch.connected_name, ch.connected_number = to.caller_name, to.caller_number
+        self.chan_event(ch, "ChannelConnectedLine")
+        if ch.peer is not None and ch.peer.app is None:
+            ch.peer.next_caller = (to.caller_name, to.caller_number)
 
     def remove_from_bridge(self, ch: Channel) -> None:
         bridge = self.bridges.get(ch.bridge or "")
         ch.bridge = None
         if bridge is not None and ch.id in bridge.channels:
             bridge.channels.remove(ch.id)
+            if ch.variables.get("BRIDGEPEER"):
+                self.set_variable(ch, "BRIDGEPEER", "")
             self.emit(ch.app, "ChannelLeftBridge", bridge=bridge.json(), channel=ch.json())
 
     def destroy_bridge(self, bridge: Bridge) -> None:

@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .ari_calls import create_leg, dial, send_dtmf
-from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel
+from .ari_calls import create_leg, dial
+from .ari_dtmf import send_dtmf
+from .ari_local import originate_local
+from .ari_model import ASTERISK_ID, AriError, Asterisk, Bridge, Channel, timestamp
 from .ari_script import AriCallScript
 
 Reply = tuple[int, Any]
@@ -21,6 +23,17 @@ HANGUP_REASONS = {
     "interworking": 127, "failure": 38, "answered_elsewhere": 26,
 }
 
+# The captured Asterisk's build (00), which the emulator stands in for.
+BUILD = {"os": "Linux", "kernel": "6.18.44-fc-v669", "machine": "x86_64", "options": "OPTIONAL_API",
+         "date": "2026-11-27 02:49:06 UTC", "user": "root"}
+# Loaded modules by name: description, use count and support level as the captured Asterisk reported them;
+# nothing here counts references, so the use count stays what it was then.
+MODULES = {"res_ari.so": ("Asterisk RESTful Interface", 13, "core")}
+
+
+def _sound_json(name: str) -> dict[str, Any]:
+    return {"id": name, "formats": [{"language": "en", "format": "slin"}]}
+
 
 class Rest:
     """Routes one request; raises AriError for Asterisk's error replies."""
@@ -30,6 +43,10 @@ class Rest:
         self.leg_script = leg_script
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = [
             ("GET", re.compile(r"asterisk/info"), self.info),
+            ("GET", re.compile(r"asterisk/modules/([^/]+)"), self.module),
+            ("GET", re.compile(r"sounds"), self.sounds),
+            ("GET", re.compile(r"sounds/([^/]+)"), self.sound),
+            ("GET", re.compile(r"endpoints"), self.endpoints),
             ("GET", re.compile(r"applications"), self.applications),
             ("GET", re.compile(r"applications/([^/]+)"), self.application),
             ("POST", re.compile(r"applications/([^/]+)/subscription"), self.subscribe),
@@ -69,7 +86,34 @@ class Rest:
     # --- asterisk, applications ---------------------------------------------
 
     def info(self, params: Params) -> Reply:
-        return 200, {"system": {"version": "22.10.1", "entity_id": ASTERISK_ID}, "config": {"default_language": "en"}}
+        started = timestamp(self.ast.started)
+        return 200, {
+            "build": BUILD, "system": {"version": "22.10.1", "entity_id": ASTERISK_ID},
+            "config": {"name": "", "default_language": "en", "setid": {"user": "", "group": ""}},
+            "status": {"startup_time": started, "last_reload_time": started},
+        }
+
+    def module(self, params: Params, name: str) -> Reply:
+        if name not in MODULES:
+            raise AriError(404, "Module could not be found in running modules")
+        description, use_count, support_level = MODULES[name]
+        return 200, {"name": name, "description": description, "use_count": use_count, "status": "Running",
+                     "support_level": support_level}
+
+    # --- sounds, endpoints --------------------------------------------------
+
+    def sounds(self, params: Params) -> Reply:
+        if params.get("lang", "en") != "en":
+            return 200, []  # every emulated sound is in English
+        return 200, [_sound_json(name) for name in self.ast.sounds]
+
+    def sound(self, params: Params, name: str) -> Reply:
+        if name not in self.ast.sounds:
+            raise AriError(404, "Sound not found")
+        return 200, _sound_json(name)
+
+    def endpoints(self, params: Params) -> Reply:
+        return 200, []  # Local channels are no endpoints, and no other channel driver is emulated (00)
 
     def _app_json(self, name: str) -> dict[str, Any]:
         return {
@@ -120,8 +164,11 @@ class Rest:
             raise AriError(400, "Endpoint must be specified")
         if "app" not in params and "extension" not in params:
             raise AriError(400, "Application or extension must be specified")
-        # Only /channels/create + /dial is emulated: the way ivrflow rings several destinations.
-        raise AriError(500, "Allocation failed", key="error")
+        if not params["endpoint"].startswith("Local/"):
+            # Only Local channels are emulated, as only they were built on the captured Asterisk (08h).
+            raise AriError(500, "Allocation failed", key="error")
+        script = self.leg_script() if self.leg_script is not None else AriCallScript()
+        return 200, originate_local(self.ast, params.get("app", ""), params["endpoint"], params, script).json()
 
     def create(self, params: Params) -> Reply:
         if "endpoint" not in params:
@@ -132,8 +179,7 @@ class Rest:
         args = params["appArgs"].split(",") if params.get("appArgs") else []
         # Until it is dialed the leg has no caller; without a leg script it then follows the caller's (see `dial`).
         script = self.leg_script() if self.leg_script is not None else AriCallScript()
-        leg = create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, script)
-        return 200, leg.json()
+        return 200, create_leg(self.ast, params["app"], params["endpoint"], channel_id, args, script)
 
     def get_channel(self, params: Params, channel_id: str) -> Reply:
         return 200, self.ast.channel(channel_id, in_stasis=False).json()

@@ -15,12 +15,13 @@ from typing import Literal
 
 from .fs_script import BridgeOutcome, CallScript
 
-__all__ = ["AriCallScript", "AriKey", "DialOutcome", "from_call_script"]
+__all__ = ["AriCallScript", "AriKey", "DialOutcome", "from_call_script", "new_channel_id"]
 
 _ids = itertools.count(1)
 
 
-def _new_channel_id() -> str:
+def new_channel_id() -> str:
+    """An id as Asterisk makes one (`<epoch>.<sequence>`), for a channel nobody named."""
     return f"1795748397.{next(_ids)}"
 
 
@@ -45,7 +46,7 @@ class DialOutcome:
 
 @dataclass(frozen=True, slots=True)
 class AriCallScript:
-    channel_id: str = field(default_factory=_new_channel_id)
+    channel_id: str = field(default_factory=new_channel_id)
     channel_name: str = ""
     caller_number: str = "+4930111222"
     caller_name: str = "Alice Example"
@@ -72,6 +73,8 @@ class AriCallScript:
     # The caller's own leg (the ";1" half of a Local pair): its id, and the Stasis app it is in (None: dialplan).
     caller_leg_id: str | None = None
     caller_leg_app: str | None = None
+    # Where the caller's leg runs the dialplan (context, extension) once the IVR answers, when it is in no app (02b).
+    caller_leg_dialplan: tuple[str, str] | None = None
     time_scale: float = 1.0
 
     def resolved_channel_name(self) -> str:

@@ -22,13 +22,23 @@ import h11
 from gevent.server import StreamServer
 from gevent.socket import socket as GeventSocket
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, Request, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Ping, RejectConnection, RejectData, Request, TextMessage
 
 from .ari_model import AriError, Asterisk
 from .ari_rest import Rest
 
 log = logging.getLogger("ivrflow.testing.ari")
 Json = dict[str, Any]
+
+# The bodies of Asterisk's refused handshakes (08i): its JSON for a bad key, its HTML error page for no app.
+_REJECTIONS = {
+    401: (b"application/json", b'{"message":"Authentication required"}'),
+    400: (b"text/html", (
+        '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\r\n<html><head>\r\n<title>400 Bad Request</title>\r\n'
+        "</head><body>\r\n<h1>Bad Request</h1>\r\n<p>HTTP request is missing param: [app]</p>\r\n<hr />\r\n"
+        "<address>Asterisk/22.10.1</address>\r\n</body></html>\r\n"
+    ).encode()),
+}
 
 
 class EventSocket:
@@ -204,7 +214,11 @@ class AriServer:
         elif not params.get("app"):
             status = 400
         if status:
-            sock.sendall(ws.send(RejectConnection(status_code=status)))
+            content_type, page = _REJECTIONS.get(status, (b"", b""))
+            headers_out = [(b"Content-Type", content_type), (b"Content-Length", str(len(page)).encode())] if page else []
+            sock.sendall(ws.send(RejectConnection(status_code=status, headers=headers_out, has_body=bool(page))))
+            if page:
+                sock.sendall(ws.send(RejectData(data=page)))
             return
         sock.sendall(ws.send(AcceptConnection()))
         if self.close_on_accept:
