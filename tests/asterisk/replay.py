@@ -160,10 +160,14 @@ def replay(lines: list[Line], *, scale: float = 0.05, extensions: frozenset[tupl
             kind = line["kind"]
             if kind == "ws" and line["app"].startswith("ivrflow"):
                 result.expected_events.setdefault(line["app"], []).append(line["event"])
+            if kind == "ws" and line["event"]["type"] == "ChannelDtmfReceived":
+                # A digit the capture shows arriving has arrived here too (or found no socket), as in Asterisk.
+                assert wait_until(lambda: emu.asterisk.digits_in_flight == 0), "a digit never arrived"
             if kind not in ("rest", "ws-open", "ws-closed") and i not in natural_ends:
                 continue
-            # When the request left: a REST line is written at its reply; a WebSocket handshake takes ~2 ms.
-            sent_rel = line["rel"] - (line["elapsed_ms"] / 1000.0 if kind == "rest" else 0.002)
+            # When the request left: a REST line is written at its reply; a WebSocket handshake takes ~2 ms;
+            # a close is at its own time (events logged before it reached the client before it closed).
+            sent_rel = line["rel"] - (line["elapsed_ms"] / 1000.0 if kind == "rest" else 0.002 if kind == "ws-open" else 0.0)
             for label, expected in result.expected_events.items():
                 before = sum(1 for e in lines[:i] if e["kind"] == "ws" and e["app"] == label and e["rel"] < sent_rel)
                 assert wait_until(lambda: len(clients[label].events) >= before), f"{label}: event {before} never came"
