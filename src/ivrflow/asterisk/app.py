@@ -132,6 +132,8 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
         log.warning("reconciliation postponed: %s", exc)
         return {}
     in_app = set(reply.body.get("channel_ids", [])) if reply.status == 200 and isinstance(reply.body, dict) else set()
+    # Taken before any call is reconciled: ending a call lets go of its ringing legs, which are not orphans.
+    driven = {c for c in in_app if router.owned(c)}
     decisions: dict[str, Decision] = {}
     for channel_id, call in list(router.calls.items()):
         dialogue = call.dialogue
@@ -148,9 +150,8 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
             log.warning("call=%s hung up: %s", channel_id, LOST_STATE)
             call.apply_event(SwitchFailed(at, LOST_STATE))
             decisions[channel_id] = "lost_state"
-    for channel_id in sorted(in_app - set(decisions)):
-        if not router.owned(channel_id):
-            decisions[channel_id] = "orphan"
+    for channel_id in sorted(in_app - set(decisions) - driven):
+        decisions[channel_id] = "orphan"
     return decisions
 
 
@@ -162,7 +163,12 @@ def hang_up_orphans(rest: AriRest, app: str, router: CallRouter, candidates: lis
     `DELETE /channels` would cut it at its target, so the app is listed again.
     A channel in a bridge is left alone: it is a transferred call still talking
     (an earlier process bridged it), and hanging it up would cut a conversation.
+    A candidate driven by now is dropped before anything is asked: the listing is
+    stale by the time its turn comes, and such a call may have left the app meanwhile.
     """
+    candidates = [c for c in candidates if not router.owned(c)]
+    if not candidates:
+        return []
     try:
         listed = rest.request("GET", f"/applications/{app}")
         reply = rest.request("GET", "/bridges")
