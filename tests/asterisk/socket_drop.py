@@ -36,7 +36,7 @@ MENU = menu_text() + '          "3":\n            - {action: transfer, transfer_
 FOREVER = 1e6  # call seconds: a prompt this long ends only when this module ends it
 SOUND_FOREVER = {str(SOUNDS.resolve() / "advertising"): FOREVER, str(SOUNDS.resolve() / "hello"): FOREVER}
 GROUPS = ("hang_up", "prompt_ends", "ringing", "untouched")
-DECISION = re.compile(r"([^\s,\"=]+)=(ended|resumed|lost_state|orphan)\b")
+DECISION = re.compile(r"call=(\S+) msg=\"reconciled: (\w+)\"")
 
 
 @dataclass
@@ -114,9 +114,8 @@ def _decisions(lines: list[str]) -> dict[str, str]:
     """Each channel's first decision in the reconciliations logged: one per reconnect (several while held down)."""
     decided: dict[str, str] = {}
     for line in lines:
-        if "ARI reconciliation: " in line:
-            for channel, decision in DECISION.findall(line.partition("ARI reconciliation: ")[2]):
-                decided.setdefault(channel, decision)
+        if m := DECISION.search(line):
+            decided.setdefault(m.group(1), m.group(2))
     return decided
 
 
