@@ -1,6 +1,6 @@
 """Kill the ARI events WebSocket under N calls in flight, through the real `ivrflow serve` process; count how every call ended.
 
-    python -m bench.ari_socket_drop [--calls 200]
+    python -m bench.ari_socket_drop [--calls 200] [--silent]
 
 The emulated Asterisk runs in this process, ivrflow as `ivrflow serve --ari-url`
 with a call-records file (tests/asterisk/socket_drop.py, which the daemon test
@@ -27,12 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--silent", action="store_true", help="the socket goes quiet (no FIN) instead of closing")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
     from asterisk.socket_drop import run
 
     with tempfile.TemporaryDirectory() as tmp:
-        drop = run(Path(tmp), args.calls, hold_down=False)
+        drop = run(Path(tmp), args.calls, hold_down=False, silent=args.silent)
     ids = [r["call_uuid"] for r in drop.records]
     outcomes = collections.Counter(r["outcome"] for r in drop.records)
     # Driven to its end: the menu's path ran out (a transfer); hung up with a reason: every other outcome.
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> int:
     changes = collections.Counter((m, p, tuple(sorted(q.items()))) for m, p, q in drop.requests if m != "GET")
     result = {
         "calls": args.calls,
+        "kill": "silent" if args.silent else "abrupt",
         "records": len(ids),
         "duplicate_records": len(ids) - len(set(ids)),
         "missing_records": args.calls - len(set(ids)),

@@ -94,9 +94,9 @@ def _ring(d: Daemon, emu: AriEmulator, scripts: list[AriCallScript]) -> None:
     d.wait_for("both legs of every ringing call ringing", lambda: all(ringing(s) for s in scripts), 30)
 
 
-def _kill_and_act(emu: AriEmulator, scripts: dict[str, list[AriCallScript]]) -> None:
+def _kill_and_act(emu: AriEmulator, scripts: dict[str, list[AriCallScript]], silent: bool) -> None:
     """Cut the socket and, before this process yields to serve a reconnect, do what happens in the gap."""
-    emu.drop_websocket()
+    emu.drop_websocket(silent=silent)
     for s in scripts["hang_up"]:
         emu.asterisk.hang_up(emu.channel(s.channel_id), 16, by_ari=False)
     for s in scripts["prompt_ends"]:
@@ -119,12 +119,14 @@ def _decisions(lines: list[str]) -> dict[str, str]:
     return decided
 
 
-def run(tmp: Path, calls: int, *, hold_down: bool) -> Drop:
+def run(tmp: Path, calls: int, *, hold_down: bool, silent: bool = False) -> Drop:
     """`calls` calls through `ivrflow serve`; the WebSocket is killed mid-calls; every call is driven to its end.
 
     hold_down: the emulator accepts and at once closes every events WebSocket until
     /readyz has said 503, so the not-ready state is seen for certain (the test);
     without it the daemon reconnects at its own pace (the bench's reconnect time).
+    silent: the socket goes quiet (no frames, no pongs, no FIN) instead of closing,
+    so the daemon notices only by its ping timeout.
     """
     scripts = _scripts(calls)
     every = [s for group in GROUPS for s in scripts[group]]
@@ -139,7 +141,8 @@ def run(tmp: Path, calls: int, *, hold_down: bool) -> Drop:
             log_before = len(d.lines)
             emu.close_websockets_on_accept = hold_down
             killed = time.monotonic()
-            _kill_and_act(emu, scripts)
+            dropped = set(map(id, emu.event_sockets()))
+            _kill_and_act(emu, scripts, silent)
             seen: list[int] = []
             body = ""
 
@@ -156,7 +159,7 @@ def run(tmp: Path, calls: int, *, hold_down: bool) -> Drop:
             if hold_down:
                 d.wait_for("readyz to say not ready", lambda: 503 in seen)
                 emu.close_websockets_on_accept = False
-            d.wait_for("the WebSocket back", lambda: bool(emu.event_sockets()), 30)
+            d.wait_for("the WebSocket back", lambda: any(id(s) not in dropped for s in emu.event_sockets()), 30)
             reconnected = time.monotonic() - killed
             watcher.kill()
             ids = {s.channel_id for s in every}
