@@ -176,8 +176,10 @@ def run(tmp: Path, calls: int, *, hold_down: bool, silent: bool = False) -> Drop
             d.wait_for("a record for every call", all_recorded, 60)
             recorded = time.monotonic() - killed
             d.wait_for("no call active", lambda: d.metric("ivr_calls_active") == 0)
-            # A record can be out before the call's last request (its hangup or continue) has left.
-            d.wait_for("every channel out of Stasis", lambda: not any(c.app == "ivrflow" for c in emu.asterisk.channels.values()), 30)
+            try:  # a record can be out before the call's last request (its hangup or continue) has left
+                d.wait_for("every channel out of Stasis", lambda: not any(c.app == "ivrflow" for c in emu.asterisk.channels.values()))
+            except AssertionError:
+                pass  # what is left is the run's finding: left_in_stasis
             return Drop(
                 groups={group: [s.channel_id for s in scripts[group]] for group in GROUPS},
                 records=d.records(),
