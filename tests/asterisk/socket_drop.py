@@ -100,7 +100,9 @@ def _kill_and_act(emu: AriEmulator, scripts: dict[str, list[AriCallScript]], sil
     for s in scripts["hang_up"]:
         emu.asterisk.hang_up(emu.channel(s.channel_id), 16, by_ari=False)
     for s in scripts["prompt_ends"]:
-        emu.end_prompt(f"{s.channel_id}-p1")
+        # The first prompt, unless a loaded machine let the daemon's deadline for it pass first.
+        (playing,) = [pb for pb in emu.channel(s.channel_id).queue if pb.state == "playing"]
+        emu.end_prompt(playing.id)
 
 
 def _play_out(emu: AriEmulator) -> None:
