@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 from ivrflow.asterisk.app import LOST_STATE, AriCallStart, CallRouter, hang_up_orphans, reconcile
@@ -291,7 +292,7 @@ def test_an_orphan_candidate_driven_when_the_sweep_starts_is_not_hung_up_if_it_l
         # dialplan and its driver lets go of it, as after a `continue` and its StasisEnd.
         if path == "/ari/bridges" and "late" in adapter.router.calls:
             emu.server.rest.handle("POST", "channels/late/continue", {"context": "from-ivr", "extension": "050"})
-            adapter.router.calls.pop("late")
+            adapter.router.release(adapter.router.calls["late"])
 
     emu.server.on_request = transferred_meanwhile
     assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["late", "driven"]) == []
@@ -313,3 +314,26 @@ def test_the_legs_of_a_call_reconciliation_ends_are_not_taken_for_orphans(adapte
     assert decisions == {"gone": "ended"}  # its legs are ivrflow's to hang up (rule 1), not orphans (rule 4)
     call.drain()
     assert not emu.channel("gone-l1").alive and not emu.channel("gone-l2").alive
+
+
+def test_an_orphan_candidate_whose_continue_is_still_on_its_way_when_the_sweep_starts_is_not_hung_up(adapter: Adapter) -> None:
+    emu = adapter.emu
+    emu.place_call(AriCallScript(channel_id="leaving"))  # a candidate whose StasisStart was read within the grace
+    call = adapter.call("leaving")
+    swept = gevent.event.Event()
+
+    def slow_continue(method: str, path: str, params: dict[str, str]) -> None:
+        if path == "/ari/channels/leaving/continue":
+            swept.wait(5)  # Asterisk takes it in only after the sweep has decided
+
+    emu.server.on_request = slow_continue
+    call.transfer(("050",), "transfer")
+    call.finished()
+    adapter.router.release(call)  # the call is done; its continue is on its way, its channel still in the app
+    try:
+        assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["leaving"]) == []
+    finally:
+        swept.set()
+    call.drain()
+    assert emu.channel("leaving").alive and emu.channel("leaving").continued == ("from-ivr", "050", 1)
+    assert not adapter.router.owned("leaving")  # once its requests are out

@@ -90,6 +90,9 @@ class CallRouter:
 
     def __init__(self, on_new_call: Callable[[AriCallStart, Json], None]) -> None:
         self.calls: dict[str, AriCall] = {}  # channel id (the caller's or a leg's) -> call
+        # Done calls whose last requests (a continue, a hangup) are still on their way: their
+        # channels are in the app a moment longer, and still ours (see hang_up_orphans).
+        self._leaving: dict[str, AriCall] = {}
         self._on_new_call = on_new_call
 
     def add(self, call: AriCall) -> None:
@@ -107,7 +110,14 @@ class CallRouter:
             return
         call.on_event(event)
         if call.dialogue.done:
-            self.calls.pop(call.dialogue.channel_id, None)
+            self.release(call)
+
+    def release(self, call: AriCall) -> None:
+        """The call is done: no more events are routed to it, but it is owned until its requests are out."""
+        self.calls.pop(call.dialogue.channel_id, None)
+        self._leaving = {c: k for c, k in self._leaving.items() if k.sending}
+        if call.sending:
+            self._leaving[call.dialogue.channel_id] = call
 
     def _find(self, channel_id: str | None) -> AriCall | None:
         if channel_id is None:
@@ -118,7 +128,8 @@ class CallRouter:
         return next((c for c in self.calls.values() if c.dialogue.owns(channel_id)), None)
 
     def owned(self, channel_id: str) -> bool:
-        return self._find(channel_id) is not None
+        leaving = self._leaving.get(channel_id)
+        return self._find(channel_id) is not None or (leaving is not None and leaving.sending)
 
 
 Decision = Literal["ended", "resumed", "lost_state", "orphan"]
