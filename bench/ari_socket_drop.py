@@ -53,6 +53,7 @@ def main(argv: list[str]) -> int:
         "decisions": dict(collections.Counter(drop.decisions.values())),
         "orphans_left_in_stasis": len(drop.left_in_stasis),
         "requests_sent_twice": sum(1 for n in changes.values() if n > 1),
+        "requests_sent_twice_first": [f"{m} {p} {dict(q)}" for (m, p, q), n in changes.items() if n > 1][:5],
         "records_with_errors": sum(1 for r in drop.records if r["errors"]),
         "missed_events_during_gap": drop.missed_events,
         "readyz_503_seen": 503 in drop.ready_while_down,
