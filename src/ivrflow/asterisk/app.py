@@ -174,8 +174,9 @@ def hang_up_orphans(rest: AriRest, app: str, router: CallRouter, candidates: lis
     `DELETE /channels` would cut it at its target, so the app is listed again.
     A channel in a bridge is left alone: it is a transferred call still talking
     (an earlier process bridged it), and hanging it up would cut a conversation.
-    A candidate driven by now is dropped before anything is asked: the listing is
-    stale by the time its turn comes, and such a call may have left the app meanwhile.
+    A candidate driven by now (or done, its last requests still on their way) is
+    dropped before anything is asked: the listing is stale by the time its turn
+    comes, and such a call may have left the app meanwhile.
     """
     candidates = [c for c in candidates if not router.owned(c)]
     if not candidates:
