@@ -1,14 +1,15 @@
-"""Kill the ARI events WebSocket under N calls in flight; count how every call ended.
+"""Kill the ARI events WebSocket under N calls in flight, through the real `ivrflow serve` process; count how every call ended.
 
-    python -m bench.ari_socket_drop [--calls 200]
+    python -m bench.ari_socket_drop [--calls 200] [--silent]
 
-One process: the emulated Asterisk and ivrflow's ARI side (AriService with the
-example menu at 1/20 speed, real engine and driver). N calls are placed and
-left in their first prompts; the socket is cut abruptly; during the gap a
-quarter of the callers hang up and a quarter of the prompts end; the socket
-comes back and reconciliation runs. Then every call must end either driven to
-its end (a record with its outcome) or hung up with a recorded reason, and no
-channel may stay in Stasis.
+The emulated Asterisk runs in this process, ivrflow as `ivrflow serve --ari-url`
+with a call-records file (tests/asterisk/socket_drop.py, which the daemon test
+runs too). When the socket is cut abruptly, a quarter of the calls' callers
+hang up and a quarter's first prompt ends during the gap, a tenth are ringing
+two destinations (state REST cannot tell) and the rest are still in their
+first prompt. The daemon reconnects at its own pace (backoff 0.25-0.5 s
+first) and reconciles; then every prompt plays out as soon as it starts.
+Times are wall seconds from the kill, seen from this process.
 """
 
 from __future__ import annotations
@@ -17,105 +18,51 @@ import argparse
 import collections
 import json
 import sys
-import time
+import tempfile
 from pathlib import Path
-from typing import Any
-
-import gevent
-
-from ivrflow.asterisk.dialogue import DialogueSettings
-from ivrflow.asterisk.rest import Credentials
-from ivrflow.asterisk.service import AriService
-from ivrflow.calls.observer import QuietObserver
-from ivrflow.calls.registry import CallRegistry
-from ivrflow.calls.info import CallInfo
-from ivrflow.engine import CallRecord
-from ivrflow.menu.files import load_menu_file
-from ivrflow.testing.ari_emulator import AriEmulator
-from ivrflow.testing.ari_script import AriCallScript
 
 ROOT = Path(__file__).resolve().parents[1]
-SOUNDS = (ROOT / "config" / "sounds").resolve()
-SCALE = 0.05
-
-
-class Records(QuietObserver):
-    def __init__(self) -> None:
-        self.records: dict[str, CallRecord] = {}
-
-    def call_finished(self, info: CallInfo, record: CallRecord) -> None:
-        assert info.call_id not in self.records, f"two records for {info.call_id}"
-        self.records[info.call_id] = record
-
-
-def wait(condition: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        gevent.sleep(0.01)
-    return True
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--silent", action="store_true", help="the socket goes quiet (no FIN) instead of closing")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
-    from e2e.harness import scaled  # the FreeSWITCH e2e tests' 1/20 timing
+    from asterisk.socket_drop import run
 
-    menu = scaled(load_menu_file(ROOT / "config" / "example.yaml").menu, SCALE)
-    emu = AriEmulator().start()
-    observer = Records()
-    registry = CallRegistry(10_000)
-    settings = DialogueSettings(app="ivrflow", sound_dir=SOUNDS, sound_seconds=lambda f: 60.0, deadline_margin=5.0)
-    service = AriService(emu.url, "ivrflow", Credentials("ivr", "ivrsecret"), lambda: menu, settings, observer, registry, orphan_grace=0.5)
-    service.stream.backoff_base = 0.2
-    service.start()
-    assert wait(lambda: service.connected, 5)
-    # Prompts last "for ever" until the script below ends them; the sleep before them is 0.25 s.
-    media = {str(SOUNDS / "advertising"): 1e6, str(SOUNDS / "hello"): 1e6}
-    scripts = [AriCallScript(channel_id=f"d{n}", exten="071", sounds=media, time_scale=SCALE) for n in range(args.calls)]
-    for s in scripts:
-        emu.place_call(s)
-    assert wait(lambda: all(f"{s.channel_id}-p1" in emu.asterisk.playbacks for s in scripts), 30), "prompts not all started"
-
-    started = time.monotonic()
-    emu.drop_websocket()
-    assert wait(lambda: not service.connected, 5)
-    quarter = args.calls // 4
-    for s in scripts[:quarter]:  # callers who hang up in the gap
-        emu.asterisk.hang_up(emu.channel(s.channel_id), 16, by_ari=False)
-    for s in scripts[quarter: 2 * quarter]:  # prompts that end in the gap
-        emu.end_prompt(f"{s.channel_id}-p1")
-    assert wait(lambda: service.connected, 10), "no reconnect"
-    reconnected = time.monotonic() - started
-    assert wait(lambda: len(observer.records) >= quarter, 20), "the gap's hangups not recorded"
-
-    def sounds_end() -> None:  # every prompt now plays out a moment after it starts, as real sounds would
-        while True:
-            for pb in list(emu.asterisk.playbacks):
-                emu.end_prompt(pb)
-            gevent.sleep(0.1)
-
-    ender = gevent.spawn(sounds_end)
-    done = wait(lambda: len(observer.records) == args.calls, 60)
-    ender.kill()
-    in_stasis = [c.id for c in emu.asterisk.channels.values() if c.app == "ivrflow"]
-    outcomes = collections.Counter(f"{r.outcome}: {r.reason}" if r.outcome != "transfer" else "transfer" for r in observer.records.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        drop = run(Path(tmp), args.calls, hold_down=False, silent=args.silent)
+    ids = [r["call_uuid"] for r in drop.records]
+    outcomes = collections.Counter(r["outcome"] for r in drop.records)
+    # Driven to its end: the menu's path ran out (a transfer); hung up with a reason: every other outcome.
+    driven = sum(1 for r in drop.records if r["outcome"] == "transfer")
+    with_reason = sum(1 for r in drop.records if r["outcome"] != "transfer" and r["reason"])
+    changes = collections.Counter((m, p, tuple(sorted(q.items()))) for m, p, q in drop.requests if m != "GET")
     result = {
         "calls": args.calls,
-        "records": len(observer.records),
-        "all_recorded": done,
-        "left_in_stasis": len(in_stasis),
-        "missed_events_during_gap": emu.asterisk.missed.get("ivrflow", 0),
-        "reconnect_seconds": round(reconnected, 3),
+        "kill": "silent" if args.silent else "abrupt",
+        "records": len(ids),
+        "duplicate_records": len(ids) - len(set(ids)),
+        "missing_records": args.calls - len(set(ids)),
+        "driven_to_end": driven,
+        "hung_up_with_reason": with_reason,
         "outcomes": dict(outcomes),
+        "reasons": dict(collections.Counter(r["reason"] for r in drop.records if r["outcome"] != "transfer")),
+        "decisions": dict(collections.Counter(drop.decisions.values())),
+        "orphans_left_in_stasis": len(drop.left_in_stasis),
+        "requests_sent_twice": sum(1 for n in changes.values() if n > 1),
+        "requests_sent_twice_first": [f"{m} {p} {dict(q)}" for (m, p, q), n in changes.items() if n > 1][:5],
+        "records_with_errors": sum(1 for r in drop.records if r["errors"]),
+        "missed_events_during_gap": drop.missed_events,
+        "readyz_503_seen": 503 in drop.ready_while_down,
+        "reconnects_metric": drop.reconnects_metric,
+        "seconds": {k: round(v, 3) for k, v in drop.seconds.items()},
     }
     print(json.dumps(result, indent=2))
-    service.stop()
-    emu.stop()
-    return 0 if done and not in_stasis else 1
+    ok = len(ids) == len(set(ids)) == args.calls and driven + with_reason == args.calls
+    return 0 if ok and not drop.left_in_stasis and not result["requests_sent_twice"] else 1
 
 
 if __name__ == "__main__":

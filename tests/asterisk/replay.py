@@ -257,14 +257,21 @@ def replay(
             kind = line["kind"]
             if kind == "ws" and line["app"].startswith("ivrflow"):
                 result.expected_events.setdefault(line["app"], []).append(line["event"])
+            if kind == "ws" and line["event"]["type"] == "ChannelDtmfReceived":
+                # A digit the capture shows arriving has arrived here too (or found no socket), as in Asterisk.
+                assert wait_until(lambda: emu.asterisk.digits_in_flight == 0), "a digit never arrived"
             handshake = _expected_handshake(line)
             cleanup = kind == "note" and line["text"].startswith(CLEANUP)
             if kind not in ("rest", "ws-open", "ws-closed") and i not in natural_ends and handshake is None and not cleanup:
                 continue
-            # When the request left: a REST line is written at its reply; a WebSocket handshake takes ~2 ms.
-            sent_rel = line["rel"] - (
-                line.get("elapsed_ms", 0.0) / 1000.0 if kind == "rest" else CLEANUP_SECONDS if cleanup else 0.002
-            )
+            # When the request left: a REST line is written at its reply; a WebSocket handshake takes ~2 ms;
+            # a close is at its own time (events logged before it reached the client before it closed).
+            if kind == "rest":
+                sent_rel = line["rel"] - line.get("elapsed_ms", 0.0) / 1000.0
+            elif cleanup:
+                sent_rel = line["rel"] - CLEANUP_SECONDS
+            else:
+                sent_rel = line["rel"] - (0.002 if kind == "ws-open" or handshake is not None else 0.0)
             for label, expected in result.expected_events.items():
                 before = sum(1 for e in lines[:i] if e["kind"] == "ws" and e["app"] == label and _before(e, line, sent_rel))
                 assert wait_until(lambda: len(clients[label].events) >= before), f"{label}: event {before} never came"

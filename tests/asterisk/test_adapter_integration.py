@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 from ivrflow.asterisk.app import LOST_STATE, AriCallStart, CallRouter, hang_up_orphans, reconcile
@@ -278,3 +279,61 @@ def test_an_orphan_candidate_transferred_during_the_grace_is_not_hung_up_at_its_
     assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["moved", "stuck"]) == ["stuck"]
     assert emu.channel("moved").alive and emu.channel("moved").continued == ("from-ivr", "050", 1)
     assert not emu.channel("stuck").alive
+
+
+def test_an_orphan_candidate_driven_when_the_sweep_starts_is_not_hung_up_if_it_leaves_during_the_sweep(adapter: Adapter) -> None:
+    emu = adapter.emu
+    emu.place_call(AriCallScript(channel_id="late"))  # a candidate whose StasisStart was read within the grace
+    adapter.call("late")
+    emu.place_call(AriCallScript(channel_id="driven"))
+
+    def transferred_meanwhile(method: str, path: str, params: dict[str, str]) -> None:
+        # While the sweep asks for the bridges (the app already listed), the call goes on into the
+        # dialplan and its driver lets go of it, as after a `continue` and its StasisEnd.
+        if path == "/ari/bridges" and "late" in adapter.router.calls:
+            emu.server.rest.handle("POST", "channels/late/continue", {"context": "from-ivr", "extension": "050"})
+            adapter.router.release(adapter.router.calls["late"])
+
+    emu.server.on_request = transferred_meanwhile
+    assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["late", "driven"]) == []
+    assert emu.channel("late").alive and emu.channel("late").continued == ("from-ivr", "050", 1)
+    assert emu.channel("driven").alive
+
+
+def test_the_legs_of_a_call_reconciliation_ends_are_not_taken_for_orphans(adapter: Adapter) -> None:
+    emu = adapter.emu
+    emu.place_call(AriCallScript(channel_id="gone", default_dial_outcome=DialOutcome("no_answer", ring_seconds=1e6)))
+    call = adapter.call("gone")
+    call.transfer(("101", "102"), "transfer")
+    call.drain()
+    assert wait_until(lambda: all(emu.asterisk.channels[f"gone-l{n}"].state == "Ringing" for n in (1, 2)))
+    adapter.stream.stop()  # the gap
+    assert wait_until(lambda: "ivrflow" not in emu.asterisk.sinks, 2.0)
+    emu.asterisk.hang_up(emu.channel("gone"), 16, by_ari=False)  # the caller hangs up; the legs still ring
+    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic())
+    assert decisions == {"gone": "ended"}  # its legs are ivrflow's to hang up (rule 1), not orphans (rule 4)
+    call.drain()
+    assert not emu.channel("gone-l1").alive and not emu.channel("gone-l2").alive
+
+
+def test_an_orphan_candidate_whose_continue_is_still_on_its_way_when_the_sweep_starts_is_not_hung_up(adapter: Adapter) -> None:
+    emu = adapter.emu
+    emu.place_call(AriCallScript(channel_id="leaving"))  # a candidate whose StasisStart was read within the grace
+    call = adapter.call("leaving")
+    swept = gevent.event.Event()
+
+    def slow_continue(method: str, path: str, params: dict[str, str]) -> None:
+        if path == "/ari/channels/leaving/continue":
+            swept.wait(5)  # Asterisk takes it in only after the sweep has decided
+
+    emu.server.on_request = slow_continue
+    call.transfer(("050",), "transfer")
+    call.finished()
+    adapter.router.release(call)  # the call is done; its continue is on its way, its channel still in the app
+    try:
+        assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["leaving"]) == []
+    finally:
+        swept.set()
+    call.drain()
+    assert emu.channel("leaving").alive and emu.channel("leaving").continued == ("from-ivr", "050", 1)
+    assert not adapter.router.owned("leaving")  # once its requests are out

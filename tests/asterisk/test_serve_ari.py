@@ -59,7 +59,8 @@ def test_a_channel_left_in_the_app_by_an_earlier_process_is_hung_up_at_start(tmp
     left = emu.place_call(script())
     emu.asterisk.sinks.clear()
     with daemon(tmp_path, "--ari-url", emu.url, env=ENV) as d:
-        d.wait_log(r"ARI reconciliation: .*=orphan")
+        d.wait_log(r"ARI reconciliation: 1 orphan\"")
+        d.wait_log(rf"call={left.id} msg=\"reconciled: orphan\"")
         d.wait_for("the orphan hung up after the grace period", lambda: not emu.channel(left.id).alive)
         d.wait_log(r"call=\S+ hung up: ivrflow lost this call's StasisStart")
 

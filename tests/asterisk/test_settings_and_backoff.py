@@ -11,6 +11,8 @@ from ivrflow.asterisk.app import call_start, event_channel
 from ivrflow.asterisk.dialogue import LEG_ARG
 from ivrflow.asterisk.events import backoff_delay, events_url
 from ivrflow.asterisk.rest import Credentials, load_credentials
+from ivrflow.asterisk.service import log_decisions
+from ivrflow.logs import KeyValueFormatter
 
 
 def test_credentials_from_the_environment_first() -> None:
@@ -88,3 +90,14 @@ def test_dial_templates_refused_at_load(template: str) -> None:
 def test_hangup_causes_map_to_q850_and_back() -> None:
     assert wire.q850("USER_BUSY") == 17 and wire.q850("SOMETHING_ELSE") == 16
     assert wire.cause_name(17) == "USER_BUSY" and wire.cause_name("16") == "NORMAL_CLEARING"
+
+
+def test_every_call_a_reconciliation_decided_is_in_the_log_however_many(caplog: pytest.LogCaptureFixture) -> None:
+    decisions = {f"1795748397.{n}": "resumed" if n % 3 else "ended" for n in range(1000)}
+    with caplog.at_level("INFO", logger="ivrflow.asterisk"):
+        log_decisions(decisions)
+    lines = [KeyValueFormatter().format(r) for r in caplog.records]  # as the daemon writes them, capped
+    assert lines[0].endswith('msg="ARI reconciliation: 334 ended, 666 resumed"')
+    assert [line.split(" ", 3)[3] for line in lines[1:]] == [
+        f'call={c} msg="reconciled: {d}"' for c, d in sorted(decisions.items())
+    ]

@@ -56,3 +56,15 @@ def test_webhook_hold_smoke() -> None:
     for run in ("alone", "beside_waiting"):
         measured = result[run]
         assert measured["p50_ms"] is None or 0 <= measured["p50_ms"] <= measured["p99_ms"] <= measured["max_ms"], run
+
+
+def test_ari_socket_drop_smoke() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ari_socket_drop", "--calls", "20"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["records"] == 20 and result["duplicate_records"] == result["missing_records"] == 0
+    assert result["driven_to_end"] + result["hung_up_with_reason"] == 20
+    assert result["decisions"] == {"ended": 5, "resumed": 13, "lost_state": 2}
+    assert 0 < result["seconds"]["reconnect"] <= result["seconds"]["reconciled"] <= result["seconds"]["all_recorded"]

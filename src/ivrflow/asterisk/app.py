@@ -90,6 +90,9 @@ class CallRouter:
 
     def __init__(self, on_new_call: Callable[[AriCallStart, Json], None]) -> None:
         self.calls: dict[str, AriCall] = {}  # channel id (the caller's or a leg's) -> call
+        # Done calls whose last requests (a continue, a hangup) are still on their way: their
+        # channels are in the app a moment longer, and still ours (see hang_up_orphans).
+        self._leaving: dict[str, AriCall] = {}
         self._on_new_call = on_new_call
 
     def add(self, call: AriCall) -> None:
@@ -107,7 +110,14 @@ class CallRouter:
             return
         call.on_event(event)
         if call.dialogue.done:
-            self.calls.pop(call.dialogue.channel_id, None)
+            self.release(call)
+
+    def release(self, call: AriCall) -> None:
+        """The call is done: no more events are routed to it, but it is owned until its requests are out."""
+        self.calls.pop(call.dialogue.channel_id, None)
+        self._leaving = {c: k for c, k in self._leaving.items() if k.sending}
+        if call.sending:
+            self._leaving[call.dialogue.channel_id] = call
 
     def _find(self, channel_id: str | None) -> AriCall | None:
         if channel_id is None:
@@ -118,7 +128,8 @@ class CallRouter:
         return next((c for c in self.calls.values() if c.dialogue.owns(channel_id)), None)
 
     def owned(self, channel_id: str) -> bool:
-        return self._find(channel_id) is not None
+        leaving = self._leaving.get(channel_id)
+        return self._find(channel_id) is not None or (leaving is not None and leaving.sending)
 
 
 Decision = Literal["ended", "resumed", "lost_state", "orphan"]
@@ -132,6 +143,8 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
         log.warning("reconciliation postponed: %s", exc)
         return {}
     in_app = set(reply.body.get("channel_ids", [])) if reply.status == 200 and isinstance(reply.body, dict) else set()
+    # Taken before any call is reconciled: ending a call lets go of its ringing legs, which are not orphans.
+    driven = {c for c in in_app if router.owned(c)}
     decisions: dict[str, Decision] = {}
     for channel_id, call in list(router.calls.items()):
         dialogue = call.dialogue
@@ -148,9 +161,8 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, at: float) -> dict[st
             log.warning("call=%s hung up: %s", channel_id, LOST_STATE)
             call.apply_event(SwitchFailed(at, LOST_STATE))
             decisions[channel_id] = "lost_state"
-    for channel_id in sorted(in_app - set(decisions)):
-        if not router.owned(channel_id):
-            decisions[channel_id] = "orphan"
+    for channel_id in sorted(in_app - set(decisions) - driven):
+        decisions[channel_id] = "orphan"
     return decisions
 
 
@@ -162,7 +174,13 @@ def hang_up_orphans(rest: AriRest, app: str, router: CallRouter, candidates: lis
     `DELETE /channels` would cut it at its target, so the app is listed again.
     A channel in a bridge is left alone: it is a transferred call still talking
     (an earlier process bridged it), and hanging it up would cut a conversation.
+    A candidate driven by now (or done, its last requests still on their way) is
+    dropped before anything is asked: the listing is stale by the time its turn
+    comes, and such a call may have left the app meanwhile.
     """
+    candidates = [c for c in candidates if not router.owned(c)]
+    if not candidates:
+        return []
     try:
         listed = rest.request("GET", f"/applications/{app}")
         reply = rest.request("GET", "/bridges")

@@ -109,6 +109,11 @@ class AriCall:
     def apply_event(self, event: Event) -> None:
         self._post(event)
 
+    @property
+    def sending(self) -> bool:
+        """Requests are queued or in flight."""
+        return self._pending > 0
+
     def next_deadline(self) -> float | None:
         """When `fire_due_timers` must run next: a prompt's deadline (see AriDialogue)."""
         return self.dialogue.next_deadline()

@@ -8,12 +8,13 @@ earlier ivrflow process left in the app and hangs them up.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 
 import gevent
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..menu import Menu
 from ..menu.sound_files import sound_duration
 from ..menu.sound_paths import sound_path
 from . import wire
-from .app import hang_up_orphans, reconcile
+from .app import Decision, hang_up_orphans, reconcile
 from .dialogue import DialogueSettings
 from .events import EventStream
 from .rest import AriRest, Credentials
@@ -44,6 +45,20 @@ def sound_seconds_in(sound_dir: Path) -> Callable[[str], float | None]:
             return None
 
     return seconds
+
+
+def log_decisions(decisions: Mapping[str, Decision]) -> None:
+    """The counts on one line, then each call on its own.
+
+    One line naming every call was cut at the log's message limit past ~300
+    calls, and what became of the rest went unsaid.
+    """
+    if not decisions:
+        return
+    counts = collections.Counter(decisions.values())
+    log.info("ARI reconciliation: %s", ", ".join(f"{n} {d}" for d, n in sorted(counts.items())))
+    for channel_id, decision in sorted(decisions.items()):
+        log.info("reconciled: %s", decision, extra={"call": channel_id})
 
 
 class AriService:
@@ -95,8 +110,7 @@ class AriService:
         if self.stream.reconnects:
             self._on_reconnect()
         decisions = reconcile(self.rest, self.app, self.calls.router, time.monotonic())
-        if decisions:
-            log.info("ARI reconciliation: %s", ", ".join(f"{c}={d}" for c, d in sorted(decisions.items())))
+        log_decisions(decisions)
         orphans = [c for c, d in decisions.items() if d == "orphan"]
         if orphans:
             gevent.spawn_later(self.orphan_grace, hang_up_orphans, self.rest, self.app, self.calls.router, orphans)

@@ -117,7 +117,8 @@ class AriCalls:
 
     def _closed(self, session: AriSession) -> None:
         self.registry.closed(session)
-        self.router.calls.pop(session.start.channel_id, None)
+        if session.call is not None:
+            self.router.release(session.call)
 
     def _hand_back(self, channel_id: str) -> None:
         try:

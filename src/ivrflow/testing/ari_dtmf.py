@@ -14,7 +14,7 @@ def send_dtmf(ast: Asterisk, to: Channel, digits: str, duration_ms: int, between
     step = (duration_ms + between_ms) / 1000.0
     for i, digit in enumerate(digits):
         if digit in "0123456789*#ABCD":  # others only log "Illegal DTMF character"
-            to.later(after + i * step + duration_ms / 1000.0, functools.partial(_dtmf, ast, to, digit, duration_ms))
+            ast.digits.append(to.later(after + i * step + duration_ms / 1000.0, functools.partial(_dtmf, ast, to, digit, duration_ms)))
 
 
 def _dtmf(ast: Asterisk, ch: Channel, digit: str, duration_ms: int) -> None:

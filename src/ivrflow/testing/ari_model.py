@@ -121,8 +121,10 @@ class Channel:
     def alive(self) -> bool:
         return self.hangup_cause is None
 
-    def later(self, call_seconds: float, fn: Callable[[], None]) -> None:
-        self.greenlets.append(gevent.spawn_later(call_seconds * self.script.time_scale, fn))
+    def later(self, call_seconds: float, fn: Callable[[], None]) -> gevent.Greenlet[[], None]:
+        greenlet = gevent.spawn_later(call_seconds * self.script.time_scale, fn)
+        self.greenlets.append(greenlet)
+        return greenlet
 
 
 @dataclass
@@ -163,6 +165,13 @@ class Asterisk:
         self.missed: dict[str, int] = {}  # app -> events dropped while it had no WebSocket
         self.refused: list[str] = []  # channel ids whose Stasis() failed (no WebSocket)
         self.ended: dict[str, Channel] = {}
+        self.digits: list[gevent.Greenlet[[], None]] = []  # each DTMF digit's arrival at its channel, to come or done
+
+    @property
+    def digits_in_flight(self) -> int:
+        """DTMF digits sent to channels that have neither arrived nor gone with their channel."""
+        self.digits = [g for g in self.digits if not g.dead]
+        return len(self.digits)
 
     # --- events -------------------------------------------------------------
 

@@ -162,8 +162,11 @@ class AriServer:
                 headers = [("Server", "Asterisk/22.10.1"), ("Content-Length", str(len(payload)))]
                 if payload:
                     headers.append(("Content-Type", "application/json"))
-                sock.sendall(conn.send(h11.Response(status_code=status, headers=headers)) or b"")
-                sock.sendall((conn.send(h11.Data(data=payload)) if payload else b"") + (conn.send(h11.EndOfMessage()) or b""))
+                # One write: a head and a body written apart wait ~40 ms on Nagle and the client's
+                # delayed ACK, which made every emulated REST request take that long.
+                reply_bytes = conn.send(h11.Response(status_code=status, headers=headers)) or b""
+                reply_bytes += (conn.send(h11.Data(data=payload)) if payload else b"") + (conn.send(h11.EndOfMessage()) or b"")
+                sock.sendall(reply_bytes)
                 if conn.our_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
