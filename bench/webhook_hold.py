@@ -81,9 +81,15 @@ def hook_stats(base: str) -> dict[str, int]:
         return stats
 
 
+def cpu_s(pid: int) -> float:
+    """The process's user and system CPU seconds so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def ivrflow(menu: Path, daemon: list[str], log: Path) -> Iterator[str]:
-    """`ivrflow serve` (or `daemon`'s wrapper of it) on a free port; its ESL address."""
+def ivrflow(menu: Path, daemon: list[str], log: Path) -> Iterator[tuple[str, int]]:
+    """`ivrflow serve` (or `daemon`'s wrapper of it) on a free port; its ESL address and pid."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -105,7 +111,7 @@ def ivrflow(menu: Path, daemon: list[str], log: Path) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"ivrflow did not listen within 30 s: see {log}") from None
                 time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()  # a wrapper may write its profile on the way out
         proc.wait(timeout=30)
@@ -124,8 +130,11 @@ def loadgen_result(proc: subprocess.Popen[str], timeout: float) -> dict[str, obj
     return result
 
 
-def callers(address: str, count: int) -> dict[str, object]:
-    return loadgen_result(_popen(loadgen_args(address, "direct", count, CALLERS_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE), 120)
+def callers(address: str, count: int, pid: int) -> dict[str, object]:
+    """The direct callers' run, with the daemon's CPU seconds and the machine's load (1 min) at its end."""
+    before = cpu_s(pid)
+    run = loadgen_result(_popen(loadgen_args(address, "direct", count, CALLERS_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE), 120)
+    return {**run, "daemon_cpu_s": round(cpu_s(pid) - before, 2), "load": round(os.getloadavg()[0], 2)}
 
 
 def until_the_requests_stop_arriving(base: str) -> int:
@@ -145,25 +154,25 @@ def figures(run: dict[str, object]) -> dict[str, object]:
     keys = run["key_to_cmd_ms"]
     assert isinstance(keys, dict)
     return {"p50_ms": keys["p50"], "p99_ms": keys["p99"], "max_ms": keys["max"], "n": keys["n"],
-            "lost": run["lost"], "left_open": run["left_open"]}
+            "lost": run["lost"], "left_open": run["left_open"], "daemon_cpu_s": run["daemon_cpu_s"], "load": run["load"]}
 
 
 def run(waiting: int, count: int, reply_after: float, daemon: list[str], log: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder, slow_hook(reply_after) as base:
-        with ivrflow(menu_asking(f"{base}/hook", Path(folder)), daemon, log) as address:
-            callers(address, 10)  # warm-up: imports and first allocations in the daemon
-            alone = callers(address, count)
+        with ivrflow(menu_asking(f"{base}/hook", Path(folder)), daemon, log) as (address, pid):
+            callers(address, 10, pid)  # warm-up: imports and first allocations in the daemon
+            alone = callers(address, count, pid)
             held = _popen(loadgen_args(address, "hook", waiting, WAITING_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             in_flight_at_start = until_the_requests_stop_arriving(base)
             answered_before = hook_stats(base)["answered"]
-            beside = callers(address, count)
+            beside = callers(address, count, pid)
             answered_during = hook_stats(base)["answered"] - answered_before
             hooked = loadgen_result(held, 120)
         answered = hook_stats(base)["answered"]
     outcomes = hooked["outcomes"]
     assert isinstance(outcomes, dict)
     return {
-        "waiting": waiting, "callers": count, "reply_after_s": reply_after, "load": os.getloadavg()[0],
+        "waiting": waiting, "callers": count, "reply_after_s": reply_after,
         "alone": figures(alone), "beside_waiting": figures(beside),
         "in_flight_at_start": in_flight_at_start, "answered_during_run": answered_during,
         "webhook_answered": answered, "waiting_transferred_to_003": outcomes.get("transfer:003", 0),
@@ -184,12 +193,13 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the children inherit it
     args.log.parent.mkdir(parents=True, exist_ok=True)
     result = run(args.waiting, args.callers, args.reply_after, shlex.split(args.daemon), args.log)
-    print("| run | key→command p50 | p99 | max | lost |")
-    print("|---|---|---|---|---|")
+    print("| run | key→command p50 | p99 | max | lost | daemon CPU | load |")
+    print("|---|---|---|---|---|---|---|")
     for name in ("alone", "beside_waiting"):
         row = result[name]
         assert isinstance(row, dict)
-        print(f"| {name} | {row['p50_ms']} ms | {row['p99_ms']} ms | {row['max_ms']} ms | {row['lost']} / {result['callers']} |")
+        print(f"| {name} | {row['p50_ms']} ms | {row['p99_ms']} ms | {row['max_ms']} ms | {row['lost']} / {result['callers']}"
+              f" | {row['daemon_cpu_s']} s | {row['load']} |")
     print(json.dumps(result))
 
 
