@@ -2,167 +2,180 @@
 
     python -m bench.webhook_hold [--waiting 500] [--callers 200] [--reply-after 2.0]
 
-One process: ivrflow's ESL server with the daemon's webhook client, a webhook
-server on loopback that answers every request after `reply_after` seconds, and
-emulated FreeSWITCH calls on the example menu (its times scaled by SCALE).
-Option 3 of the menu asks the webhook, then transfers to 003. Two runs of
-`callers` direct-dial callers (105, keyed at 10.0/10.2/10.4 s of call time,
-started over 2.5 s; the waiting calls are started over 0.5 s): alone, then while `waiting` calls are out on the webhook
-(all of them in flight before the first caller starts (`in_flight_at_start`
-says how many made it), their replies coming back during the run). Key→command is the emulator's time from writing the
-last key's DTMF event to reading the `transfer` it causes, in wall
-milliseconds. Everything shares one process, so the figures include the
-emulator's and the webhook server's own work: a pessimistic bound.
+Three kinds of process, as in bench/run: ivrflow as `ivrflow serve` on
+bench/menu.yaml plus an option 3 that asks the webhook and then transfers to
+003; the webhook (`python -m bench.slow_hook`), answering every request after
+`reply_after` seconds; and the ESL load generator (`python -m bench.loadgen`)
+playing FreeSWITCH. Two runs of `callers` direct-dial callers (the `direct`
+scenario: 1, 0, 5, transfer to 105; started over 2.5 s): alone, then while
+`waiting` calls (the `hook` scenario, started over 0.5 s by a second generator)
+are out on the webhook: all of them in flight before the first caller starts
+(`in_flight_at_start` says how many made it), their replies coming back during
+the run. Key→command is the generator's time from writing the last key's DTMF
+event to reading the command it causes, in wall milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
-import statistics
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import gevent
-from gevent.pywsgi import WSGIServer
-from prometheus_client import CollectorRegistry
+import yaml
 
-from ivrflow.calls.registry import CallRegistry
-from ivrflow.calls.setup import CallSetup
-from ivrflow.engine import CallOptions
-from ivrflow.freeswitch.dialogue import SwitchSettings
-from ivrflow.freeswitch.server import EslServer
-from ivrflow.menu import Menu
-from ivrflow.menu.model import CallInteractive, TransferRule
-from ivrflow.service.metrics import Metrics
-from ivrflow.service.observer import Observer
-from ivrflow.service.webhook_work import WebhookWork
-from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, ChannelHistory, start_call
-from ivrflow.webhooks.client import WebhookClient, WebhookSettings
-
-from .transfer_release import SOUNDS, scaled_menu
-
-SCALE = 0.1  # wall seconds per second of call time
-LAST_KEY_AT = 10.4
-SOUND_SECONDS = {str(SOUNDS / "advertising.wav"): 4.0, str(SOUNDS / "hello.wav"): 3.0}
+ROOT = Path(__file__).resolve().parents[1]
+PY = os.environ.get("BENCH_PYTHON") or sys.executable
+P99_LIMIT_MS = 20.0
+CALLERS_OVER_S = 2.5
+WAITING_OVER_S = 0.5
 
 
-class SlowHook:
-    """Answers every request with an empty Response after `delay` seconds; counts what is in flight."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.in_flight = 0
-        self.answered = 0
-        self.server = WSGIServer(("127.0.0.1", 0), self, log=None, error_log=None, backlog=4096)
-
-    def __call__(self, environ: dict[str, object], start_response: object) -> list[bytes]:
-        self.in_flight += 1
-        try:
-            gevent.sleep(self.delay)
-        finally:
-            self.in_flight -= 1
-        self.answered += 1
-        start_response("200 OK", [("Content-Type", "application/xml")])  # type: ignore[operator]
-        return [b"<Response/>"]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hook"
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
 
 
-def menu_asking(url: str) -> Menu:
-    menu = scaled_menu(SCALE)
-    ivr = menu.ivrs[0]
-    main = ivr.contexts[0]
-    hook = CallInteractive(action="call_interactive", call_interactive_url=url)
-    options = {**main.options, "3": (hook, TransferRule(action="transfer", transfer_dst="003"))}
-    contexts = (main.model_copy(update={"options": options}), *ivr.contexts[1:])
-    return menu.model_copy(update={"ivrs": (ivr.model_copy(update={"contexts": contexts}),)})
+def _popen(cmd: list[str], **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(cmd, cwd=ROOT, env=_env(), text=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def menu_asking(url: str, folder: Path) -> Path:
+    """bench/menu.yaml with option 3: call_interactive to `url`, then a transfer to 003."""
+    menu = yaml.safe_load((ROOT / "bench" / "menu.yaml").read_text())
+    options = menu["ivrs"][0]["contexts"][0]["options"]
+    options["3"] = [{"action": "call_interactive", "call_interactive_url": url}, {"action": "transfer", "transfer_dst": "003"}]
+    path = folder / "menu.yaml"
+    path.write_text(yaml.safe_dump(menu))
+    return path
 
 
 @contextmanager
-def ivrflow(menu: Menu, registry: CollectorRegistry) -> Iterator[EslServer]:
-    calls = CallRegistry(max_calls=10_000)
-    metrics = Metrics(registry, lambda: calls.active)
-    client = WebhookClient(WebhookSettings(deadline_s=10.0), observe=metrics.webhook_done)
-    setup = CallSetup(CallOptions(webhook_deadline_s=10.0), WebhookWork(client, "000", metrics.webhook_done))
-    settings = SwitchSettings(sound_dir=SOUNDS, transfer_context="", simple_transfer_context="ivrflow-simple-transfer",
-                              bridge_template="user/{number}", exit_after_transfer=True, release_quiet_time=0.3)
-    server = EslServer(("127.0.0.1", 0), lambda: menu, settings, Observer(metrics, lambda _: None), calls, setup)
-    server.start()
+def slow_hook(reply_after: float) -> Iterator[str]:
+    """The webhook's base URL while its process runs."""
+    hook = _popen([PY, "-m", "bench.slow_hook", "--delay", str(reply_after)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
-        yield server
+        assert hook.stdout is not None
+        port = json.loads(hook.stdout.readline() or "{}").get("port")
+        if not port:
+            raise SystemExit("bench.slow_hook did not start")
+        yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop_accepting()
-        client.close()
+        hook.terminate()
+        hook.communicate(timeout=10)
 
 
-def script(keys: tuple[tuple[float, str], ...]) -> CallScript:
-    return CallScript(destination_number="071", time_scale=SCALE, sounds=SOUND_SECONDS,
-                      default_transfer_extension=BRIEF_CALL_AT_TARGET, keys=keys)
+def hook_stats(base: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{base}/stats", timeout=5) as reply:
+        stats: dict[str, int] = json.load(reply)
+        return stats
 
 
-def key_to_command_ms(switch: ChannelHistory) -> float:
-    """From the last DTMF event's writing (as the emulator fired it, however late) to the transfer's arrival."""
-    key_at = max(t for t, name in switch.events_fired if name == "DTMF")
-    transfer_at = next(run.started for run in switch.applications if run.name == "transfer")
-    return (transfer_at - key_at) * SCALE * 1000
+def cpu_s(pid: int) -> float:
+    """The process's user and system CPU seconds so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def direct_callers(server: EslServer, count: int) -> tuple[list[float], int]:
-    """Key→command of each caller that reached 105, and how many did not (a key that fell outside the greeting)."""
-    greenlets = []
-    for _ in range(count):
-        greenlets.append(start_call(server.address, script(((10.0, "1"), (10.2, "0"), (LAST_KEY_AT, "5")))))
-        gevent.sleep(2.5 / count)
-    switches = [g.get(timeout=120) for g in greenlets]
-    reached = [s for s in switches if s.transferred_to == "105"]
-    return [key_to_command_ms(s) for s in reached], len(switches) - len(reached)
+@contextmanager
+def ivrflow(menu: Path, daemon: list[str], log: Path) -> Iterator[tuple[str, int]]:
+    """`ivrflow serve` (or `daemon`'s wrapper of it) on a free port; its ESL address and pid."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [*daemon, "serve", "--menu", str(menu), "--sounds", str(ROOT / "config" / "sounds"),
+           "--listen", f"127.0.0.1:{port}", "--metrics-listen", "off", "--call-records", os.devnull,
+           "--max-calls", "20000", "--log-level", "warning", "--exit-after-transfer", "true",
+           "--webhook-deadline", "10"]
+    with open(log, "w") as err:
+        proc = _popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"ivrflow exited at start ({proc.returncode}): see {log}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"ivrflow did not listen within 30 s: see {log}") from None
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()  # a wrapper may write its profile on the way out
+        proc.wait(timeout=30)
 
 
-def until_the_requests_stop_arriving(hook: SlowHook) -> int:
+def loadgen_args(address: str, scenario: str, count: int, over_s: float) -> list[str]:
+    return [PY, "-m", "bench.loadgen", "--address", address, "--mix", scenario,
+            "--rate", str(count / over_s), "--duration", str(over_s)]
+
+
+def loadgen_result(proc: subprocess.Popen[str], timeout: float) -> dict[str, object]:
+    out, err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise SystemExit(f"loadgen failed ({proc.returncode}): {err[-2000:]}")
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def callers(address: str, count: int, pid: int) -> dict[str, object]:
+    """The direct callers' run, with the daemon's CPU seconds and the machine's load (1 min) at its end."""
+    before = cpu_s(pid)
+    run = loadgen_result(_popen(loadgen_args(address, "direct", count, CALLERS_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE), 120)
+    return {**run, "daemon_cpu_s": round(cpu_s(pid) - before, 2), "load": round(os.getloadavg()[0], 2)}
+
+
+def until_the_requests_stop_arriving(base: str) -> int:
     """The requests in flight once no new one has come for 0.2 s."""
-    peak, quiet_since = 0, time.monotonic()
-    with gevent.Timeout(60, SystemExit("no webhook request arrived")):
-        while peak == 0 or time.monotonic() - quiet_since < 0.2:
-            gevent.sleep(0.01)
-            if hook.in_flight > peak:
-                peak, quiet_since = hook.in_flight, time.monotonic()
-    return hook.in_flight
+    peak, quiet_since, deadline = 0, time.monotonic(), time.monotonic() + 60
+    while peak == 0 or time.monotonic() - quiet_since < 0.2:
+        if time.monotonic() > deadline:
+            raise SystemExit("no webhook request arrived")
+        time.sleep(0.01)
+        in_flight = hook_stats(base)["in_flight"]
+        if in_flight > peak:
+            peak, quiet_since = in_flight, time.monotonic()
+    return hook_stats(base)["in_flight"]
 
 
-def summary(latencies: list[float]) -> dict[str, float | None]:
-    if not latencies:
-        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered), 2), "p99_ms": round(p99, 2), "max_ms": round(ordered[-1], 2)}
+def figures(run: dict[str, object]) -> dict[str, object]:
+    keys = run["key_to_cmd_ms"]
+    assert isinstance(keys, dict)
+    return {"p50_ms": keys["p50"], "p99_ms": keys["p99"], "max_ms": keys["max"], "n": keys["n"],
+            "lost": run["lost"], "left_open": run["left_open"], "daemon_cpu_s": run["daemon_cpu_s"], "load": run["load"]}
 
 
-def run(waiting: int, callers: int, reply_after: float) -> dict[str, object]:
-    hook = SlowHook(reply_after)
-    hook.server.start()
-    registry = CollectorRegistry()
-    try:
-        with ivrflow(menu_asking(hook.url), registry) as server:
-            alone, lost_alone = direct_callers(server, callers)
-            held = []
-            for _ in range(waiting):  # a short ramp: a burst pushed keys out of the greeting
-                held.append(start_call(server.address, script(((11.0, "3"),))))  # late in the greeting: setup lags under load
-                gevent.sleep(0.5 / waiting)
-            in_flight_at_start = until_the_requests_stop_arriving(hook)
-            beside, lost_beside = direct_callers(server, callers)
-            held_switches = [g.get(timeout=120) for g in held]
-    finally:
-        hook.server.stop()
+def run(waiting: int, count: int, reply_after: float, daemon: list[str], log: Path) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as folder, slow_hook(reply_after) as base:
+        with ivrflow(menu_asking(f"{base}/hook", Path(folder)), daemon, log) as (address, pid):
+            callers(address, 10, pid)  # warm-up: imports and first allocations in the daemon
+            alone = callers(address, count, pid)
+            held = _popen(loadgen_args(address, "hook", waiting, WAITING_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            in_flight_at_start = until_the_requests_stop_arriving(base)
+            answered_before = hook_stats(base)["answered"]
+            beside = callers(address, count, pid)
+            answered_during = hook_stats(base)["answered"] - answered_before
+            hooked = loadgen_result(held, 120)
+        answered = hook_stats(base)["answered"]
+    outcomes = hooked["outcomes"]
+    assert isinstance(outcomes, dict)
     return {
-        "waiting": waiting, "callers": callers, "reply_after_s": reply_after,
-        "alone": summary(alone), "beside_waiting": summary(beside), "lost": lost_alone + lost_beside,
-        "in_flight_at_start": in_flight_at_start, "webhook_answered": hook.answered,
-        "waiting_transferred_to_003": sum(1 for s in held_switches if s.transferred_to == "003"),
+        "waiting": waiting, "callers": count, "reply_after_s": reply_after,
+        "alone": figures(alone), "beside_waiting": figures(beside),
+        "in_flight_at_start": in_flight_at_start, "answered_during_run": answered_during,
+        "webhook_answered": answered, "waiting_transferred_to_003": outcomes.get("transfer:003", 0),
     }
 
 
@@ -171,19 +184,24 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=500, help="calls waiting on the webhook")
     parser.add_argument("--callers", type=int, default=200, help="direct-dial callers measured in each run")
     parser.add_argument("--reply-after", type=float, default=2.0, help="seconds the webhook takes to answer")
+    parser.add_argument("--daemon", default=f"{shlex.quote(PY)} -m ivrflow",
+                        help="command line of ivrflow's CLI, e.g. a profiling wrapper of ivrflow.cli.main")
+    parser.add_argument("--log", type=Path, default=ROOT / "bench" / "results" / "logs" / "webhook_hold.stderr",
+                        help="the daemon's stderr")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    result = run(args.waiting, args.callers, args.reply_after)
-    print("| run | key→command p50 | p99 | max |")
-    print("|---|---|---|---|")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the children inherit it
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    result = run(args.waiting, args.callers, args.reply_after, shlex.split(args.daemon), args.log)
+    print("| run | key→command p50 | p99 | max | lost | daemon CPU | load |")
+    print("|---|---|---|---|---|---|---|")
     for name in ("alone", "beside_waiting"):
         row = result[name]
         assert isinstance(row, dict)
-        print(f"| {name} | {row['p50_ms']} ms | {row['p99_ms']} ms | {row['max_ms']} ms |")
+        print(f"| {name} | {row['p50_ms']} ms | {row['p99_ms']} ms | {row['max_ms']} ms | {row['lost']} / {result['callers']}"
+              f" | {row['daemon_cpu_s']} s | {row['load']} |")
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    gevent.get_hub()
     main()

@@ -52,6 +52,8 @@ SCENARIOS = {
     "two": Scenario("two", keys=((0.1, "2", False),), expect="transfer:002"),
     "direct": Scenario("direct", keys=((0.05, "1", False), (0.1, "0", False), (0.15, "5", True)), expect="transfer:105"),
     "hangup": Scenario("hangup", hangup_after_ad=0.2, expect="hangup"),
+    # Option 3 of bench.webhook_hold's menu: a call_interactive webhook, then a transfer to 003.
+    "hook": Scenario("hook", keys=((0.05, "3", False),), expect="transfer:003"),
     "hold": Scenario("hold", expect="hangup", hold=True),
 }
 SOUNDS = {"advertising.wav": 0.4, "hello.wav": 0.3}
