@@ -144,13 +144,15 @@ class CallRouter:
 
     def settle(self, call: AriCall, decision: Callable[[], None]) -> None:
         """Apply the call's reconciliation decision, then the events held for it, in the order they came."""
-        decision()
-        held = self._held.get(call.dialogue.channel_id, collections.deque())
-        while held:  # still held while it drains, so an event read meanwhile waits its turn
-            event = held.popleft()
-            if self._find(event_channel(event)) is call:  # what `route` would do now: a done call gets nothing
-                self._deliver(call, event)
-        self._held.pop(call.dialogue.channel_id, None)
+        try:
+            decision()
+        finally:  # even if handling it broke: the call's events must not stay held for ever
+            held = self._held.get(call.dialogue.channel_id, collections.deque())
+            while held:  # still held while it drains, so an event read meanwhile waits its turn
+                event = held.popleft()
+                if self._find(event_channel(event)) is call:  # what `route` would do now: a done call gets nothing
+                    self._deliver(call, event)
+            self._held.pop(call.dialogue.channel_id, None)
 
     def release(self, call: AriCall) -> None:
         """The call is done: no more events are routed to it, but it is owned until its requests are out."""
@@ -232,7 +234,10 @@ def reconcile(rest: AriRest, app: str, router: CallRouter, clock: Callable[[], f
 
 def _work_off(work: collections.deque[Callable[[], None]]) -> None:
     while work:
-        work.popleft()()
+        try:
+            work.popleft()()
+        except Exception:  # as for an event (EventStream._dispatch): one call's failure stops no other check
+            log.exception("reconciling a call failed")
 
 
 def _check(rest: AriRest, router: CallRouter, call: AriCall, clock: Callable[[], float], decisions: dict[str, Decision]) -> None:
