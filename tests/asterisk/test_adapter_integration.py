@@ -269,15 +269,24 @@ def test_events_for_a_call_under_check_wait_for_its_decision_then_come_in_order(
     assert wait_until(lambda: len(adapter.events("k")) == 3)  # no longer held once decided
 
 
-def test_a_call_whose_prompt_check_fails_is_taken_as_state_unknown(adapter: Adapter) -> None:
+@pytest.mark.parametrize("asterisk", ["drops the request", "never answers"])
+def test_a_call_whose_prompt_check_fails_is_taken_as_state_unknown(adapter: Adapter, asterisk: str) -> None:
     _calls_in_a_prompt(adapter, ["ok", "broken"])
+    never = gevent.event.Event()
 
-    def asterisk_error(method: str, path: str, params: dict[str, str]) -> None:
+    def failing(method: str, path: str, params: dict[str, str]) -> None:
         if path == "/ari/playbacks/broken-p1":
-            raise OSError("Asterisk dropped the request")  # the connection closes with no reply
+            if asterisk == "drops the request":
+                raise OSError("the connection closes with no reply")
+            never.wait(5)
 
-    adapter.emu.server.on_request = asterisk_error
-    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic).wait()
+    adapter.emu.server.on_request = failing
+    rest = AriRest(adapter.emu.url, CREDENTIALS, deadline=0.3)  # the check's deadline
+    try:
+        decisions = reconcile(rest, "ivrflow", adapter.router, time.monotonic).wait()
+    finally:
+        never.set()
+        rest.close()
     assert decisions == {"ok": "resumed", "broken": "lost_state"}
     (failed,) = adapter.events("broken")
     assert isinstance(failed, SwitchFailed) and failed.reason == LOST_STATE
