@@ -1,6 +1,6 @@
 """Kill the ARI events WebSocket under N calls in flight, through the real `ivrflow serve` process; count how every call ended.
 
-    python -m bench.ari_socket_drop [--calls 200] [--silent]
+    python -m bench.ari_socket_drop [--calls 200] [--silent] [--rest-latency-ms 0]
 
 The emulated Asterisk runs in this process, ivrflow as `ivrflow serve --ari-url`
 with a call-records file (tests/asterisk/socket_drop.py, which the daemon test
@@ -10,6 +10,8 @@ two destinations (state REST cannot tell) and the rest are still in their
 first prompt. The daemon reconnects at its own pace (backoff 0.25-0.5 s
 first) and reconciles; then every prompt plays out as soon as it starts.
 Times are wall seconds from the kill, seen from this process.
+`--rest-latency-ms` makes the emulator wait that long before serving each
+REST request, as a real Asterisk's round trip takes.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--silent", action="store_true", help="the socket goes quiet (no FIN) instead of closing")
+    parser.add_argument("--rest-latency-ms", type=float, default=0.0, help="added before each REST reply")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
     from asterisk.socket_drop import run
 
     with tempfile.TemporaryDirectory() as tmp:
-        drop = run(Path(tmp), args.calls, hold_down=False, silent=args.silent)
+        drop = run(Path(tmp), args.calls, hold_down=False, silent=args.silent, rest_latency=args.rest_latency_ms / 1000.0)
     ids = [r["call_uuid"] for r in drop.records]
     outcomes = collections.Counter(r["outcome"] for r in drop.records)
     # Driven to its end: the menu's path ran out (a transfer); hung up with a reason: every other outcome.
@@ -43,6 +46,7 @@ def main(argv: list[str]) -> int:
     result = {
         "calls": args.calls,
         "kill": "silent" if args.silent else "abrupt",
+        "rest_latency_ms": args.rest_latency_ms,
         "records": len(ids),
         "duplicate_records": len(ids) - len(set(ids)),
         "missing_records": args.calls - len(set(ids)),

@@ -121,7 +121,7 @@ def _decisions(lines: list[str]) -> dict[str, str]:
     return decided
 
 
-def run(tmp: Path, calls: int, *, hold_down: bool, silent: bool = False) -> Drop:
+def run(tmp: Path, calls: int, *, hold_down: bool, silent: bool = False, rest_latency: float = 0.0) -> Drop:
     """`calls` calls through `ivrflow serve`; the WebSocket is killed mid-calls; every call is driven to its end.
 
     hold_down: the emulator accepts and at once closes every events WebSocket until
@@ -129,10 +129,14 @@ def run(tmp: Path, calls: int, *, hold_down: bool, silent: bool = False) -> Drop
     without it the daemon reconnects at its own pace (the bench's reconnect time).
     silent: the socket goes quiet (no frames, no pongs, no FIN) instead of closing,
     so the daemon notices only by its ping timeout.
+    rest_latency: seconds the emulator waits before it serves each REST request, as
+    a real Asterisk's round trip takes (each connection waits on its own).
     """
     scripts = _scripts(calls)
     every = [s for group in GROUPS for s in scripts[group]]
     emu = AriEmulator().start()
+    if rest_latency:
+        emu.server.on_request = lambda method, path, params: gevent.sleep(rest_latency)
     try:
         with daemon(tmp, "--ari-url", emu.url, env=ENV, menu=MENU) as d:
             d.wait_for("the events WebSocket", lambda: d.get("/readyz")[0] == 200)

@@ -13,7 +13,7 @@ import gevent
 import gevent.event
 import pytest
 
-from ivrflow.asterisk.app import LOST_STATE, AriCallStart, CallRouter, hang_up_orphans, reconcile
+from ivrflow.asterisk.app import CHECKS_AT_ONCE, LOST_STATE, AriCallStart, CallRouter, hang_up_orphans, reconcile
 from ivrflow.asterisk.call import AriCall
 from ivrflow.asterisk.dialogue import AriDialogue, DialogueSettings
 from ivrflow.asterisk.events import EventStream
@@ -185,7 +185,7 @@ def test_reconnect_reconciles_the_calls_by_the_documented_rule(adapter: Adapter)
     # A call that arrives unseen: the socket looked alive to Asterisk (here: its StasisStart is simply lost).
     emu.asterisk.sinks["ivrflow"] = lambda event: False
     emu.place_call(AriCallScript(channel_id="orphan"))
-    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic())
+    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic).wait()
     assert decisions == {"k1": "resumed", "k2": "resumed", "k3": "ended", "k4": "lost_state", "orphan": "orphan"}
     assert [type(e) for e in adapter.events("k1")] == [PlaybackFinished]
     assert adapter.events("k2") == []
@@ -196,6 +196,101 @@ def test_reconnect_reconciles_the_calls_by_the_documented_rule(adapter: Adapter)
     assert hang_up_orphans(adapter.rest, "ivrflow", adapter.router, ["orphan"]) == ["orphan"]
     assert emu.channel("orphan").hangup_cause == 41
     assert not emu.channel("orphan").alive
+
+
+def _calls_in_a_prompt(adapter: Adapter, ids: list[str]) -> list[AriCall]:
+    calls = []
+    for channel_id in ids:
+        adapter.emu.place_call(AriCallScript(channel_id=channel_id, default_sound_seconds=1e6))
+        call = adapter.call(channel_id)
+        call.play(Play(1, "a.wav", True))
+        calls.append(call)
+    for call in calls:
+        call.drain()
+    return calls
+
+
+def test_prompt_checks_are_asked_together_a_bounded_number_at_a_time(adapter: Adapter) -> None:
+    ids = [f"q{n}" for n in range(2 * CHECKS_AT_ONCE + 3)]
+    _calls_in_a_prompt(adapter, ids)
+    outstanding: list[str] = []
+    peak = 0
+    all_out = gevent.event.Event()
+
+    def hold_until_enough_are_out(method: str, path: str, params: dict[str, str]) -> None:
+        # Each prompt check is answered only once CHECKS_AT_ONCE of them are out at the same time:
+        # checks asked one after another would never get there, and time out into lost_state.
+        nonlocal peak
+        if not path.startswith("/ari/playbacks/"):
+            return
+        outstanding.append(path)
+        peak = max(peak, len(outstanding))
+        if len(outstanding) >= CHECKS_AT_ONCE:
+            all_out.set()
+        try:
+            all_out.wait(10)
+        finally:
+            outstanding.remove(path)
+
+    adapter.emu.server.on_request = hold_until_enough_are_out
+    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic).wait()
+    assert decisions == {c: "resumed" for c in ids}
+    assert peak == CHECKS_AT_ONCE  # together, and never more than the bound
+    assert all(adapter.events(c) == [] for c in ids)  # every prompt still plays
+
+
+def test_events_for_a_call_under_check_wait_for_its_decision_then_come_in_order(adapter: Adapter) -> None:
+    emu = adapter.emu
+    _calls_in_a_prompt(adapter, ["k"])
+    asked = gevent.event.Event()
+    answer = gevent.event.Event()
+
+    def held_check(method: str, path: str, params: dict[str, str]) -> None:
+        if path == "/ari/playbacks/k-p1":
+            asked.set()
+            answer.wait(5)
+
+    emu.server.on_request = held_check
+    reconciliation = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic)  # as on a reconnect
+    assert asked.wait(5)
+    # While Asterisk is asked, the socket goes on: the prompt ends and the caller presses 5.
+    emu.end_prompt("k-p1")
+    emu.asterisk.chan_event(emu.channel("k"), "ChannelDtmfReceived", digit="5", duration_ms=100)
+    emu.place_call(AriCallScript(channel_id="later"))  # read after both: once it is routed, so were they
+    adapter.call("later")
+    assert adapter.events("k") == []  # held: the call's decision is not taken yet
+    answer.set()
+    assert reconciliation.wait(5) == {"k": "resumed"}
+    # The prompt's end once (the decision's, or the held event's, not both), then the digit.
+    assert [(type(e), getattr(e, "play_id", None) or getattr(e, "digit", None)) for e in adapter.events("k")] == [
+        (PlaybackFinished, 1), (DtmfReceived, "5"),
+    ]
+    emu.asterisk.chan_event(emu.channel("k"), "ChannelDtmfReceived", digit="7", duration_ms=100)
+    assert wait_until(lambda: len(adapter.events("k")) == 3)  # no longer held once decided
+
+
+@pytest.mark.parametrize("asterisk", ["drops the request", "never answers"])
+def test_a_call_whose_prompt_check_fails_is_taken_as_state_unknown(adapter: Adapter, asterisk: str) -> None:
+    _calls_in_a_prompt(adapter, ["ok", "broken"])
+    never = gevent.event.Event()
+
+    def failing(method: str, path: str, params: dict[str, str]) -> None:
+        if path == "/ari/playbacks/broken-p1":
+            if asterisk == "drops the request":
+                raise OSError("the connection closes with no reply")
+            never.wait(5)
+
+    adapter.emu.server.on_request = failing
+    rest = AriRest(adapter.emu.url, CREDENTIALS, deadline=0.3)  # the check's deadline
+    try:
+        decisions = reconcile(rest, "ivrflow", adapter.router, time.monotonic).wait()
+    finally:
+        never.set()
+        rest.close()
+    assert decisions == {"ok": "resumed", "broken": "lost_state"}
+    (failed,) = adapter.events("broken")
+    assert isinstance(failed, SwitchFailed) and failed.reason == LOST_STATE
+    assert adapter.events("ok") == []
 
 
 def test_no_tight_loop_when_asterisk_keeps_closing_cleanly(adapter: Adapter) -> None:
@@ -310,7 +405,7 @@ def test_the_legs_of_a_call_reconciliation_ends_are_not_taken_for_orphans(adapte
     adapter.stream.stop()  # the gap
     assert wait_until(lambda: "ivrflow" not in emu.asterisk.sinks, 2.0)
     emu.asterisk.hang_up(emu.channel("gone"), 16, by_ari=False)  # the caller hangs up; the legs still ring
-    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic())
+    decisions = reconcile(adapter.rest, "ivrflow", adapter.router, time.monotonic).wait()
     assert decisions == {"gone": "ended"}  # its legs are ivrflow's to hang up (rule 1), not orphans (rule 4)
     call.drain()
     assert not emu.channel("gone-l1").alive and not emu.channel("gone-l2").alive

@@ -264,7 +264,7 @@ def test_resync_after_a_websocket_gap() -> None:
     d.play(Play(2, "b.wav", True), 0.0)
     assert d.state_known
     # p1 ended during the gap (its PlaybackFinished was lost); p2 still plays.
-    assert d.resync(True, {f"{CH}-p2"}, 9.0).events == [PlaybackFinished(9.0, 1)]
+    assert d.resync(True, {f"{CH}-p1"}, 9.0).events == [PlaybackFinished(9.0, 1)]
     # The channel left the app during the gap: the caller hung up.
     assert d.resync(False, set(), 9.5).events == [CallerHungUp(9.5, "NORMAL_CLEARING")]
 

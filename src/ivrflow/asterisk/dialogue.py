@@ -360,12 +360,15 @@ class AriDialogue:
         """Whether REST alone can tell where the call is: not while legs ring or a bridge holds it."""
         return not self._legs and self._winner is None
 
-    def resync(self, in_app: bool, playing: set[str], at: float) -> Step:
-        """Reconcile after events were lost: `in_app` from the app's channel list, `playing` the playback ids still there."""
+    def resync(self, in_app: bool, gone: set[str], at: float) -> Step:
+        """Reconcile after events were lost: `in_app` from the app's channel list, `gone` the playbacks Asterisk no longer has.
+
+        Only the playbacks asked about are in `gone`: one started while the
+        question was out (an engine timer ran meanwhile) is left playing.
+        """
         if not in_app:
             return self._stasis_end(at)
         step = Step()
-        for playback_id in self.playback_ids():
-            if playback_id not in playing:
-                step.extend(self._playback_finished({"id": playback_id, "state": "done"}, at))
+        for playback_id in sorted(gone):
+            step.extend(self._playback_finished({"id": playback_id, "state": "done"}, at))
         return step

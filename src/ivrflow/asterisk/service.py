@@ -1,8 +1,10 @@
 """The Asterisk side of `ivrflow serve`: one events WebSocket, the calls it brings, reconciliation on every (re)connect.
 
-Reconciliation runs in the event stream's greenlet as soon as a socket is up
-and before its first event is read, so the rule in `app.py` is applied before
-any new event is trusted. On the first connect it finds the channels an
+Reconciliation starts in the event stream's greenlet as soon as a socket is
+up and before its first event is read, so the rule in `app.py` is applied
+before any new event is trusted; its prompt checks go on while events are read
+(each checked call's events wait for its decision), and the decisions are
+logged once all are taken. On the first connect it finds the channels an
 earlier ivrflow process left in the app and hangs them up.
 """
 
@@ -25,7 +27,7 @@ from ..menu import Menu
 from ..menu.sound_files import sound_duration
 from ..menu.sound_paths import sound_path
 from . import wire
-from .app import Decision, hang_up_orphans, reconcile
+from .app import Decision, Reconciliation, hang_up_orphans, reconcile
 from .dialogue import DialogueSettings
 from .events import EventStream
 from .rest import AriRest, Credentials
@@ -87,6 +89,7 @@ class AriService:
         self.calls = AriCalls(self.rest, menu, settings, observer, registry, setup)
         self._on_reconnect = on_reconnect
         self.orphan_grace = orphan_grace
+        self._reconciliation = Reconciliation()
         self.stream = EventStream(url, app, credentials, self._route, on_up=self._up)
 
     @property
@@ -109,8 +112,11 @@ class AriService:
     def _up(self) -> None:
         if self.stream.reconnects:
             self._on_reconnect()
-        decisions = reconcile(self.rest, self.app, self.calls.router, time.monotonic())
-        log_decisions(decisions)
-        orphans = [c for c, d in decisions.items() if d == "orphan"]
+        # A socket lost again while the last one's checks are out: let them settle (each has its
+        # deadline), so every call is reconciled afresh against what this gap lost too.
+        self._reconciliation.wait()
+        reconciliation = self._reconciliation = reconcile(self.rest, self.app, self.calls.router, time.monotonic)
+        orphans = [c for c, d in reconciliation.decisions.items() if d == "orphan"]
         if orphans:
             gevent.spawn_later(self.orphan_grace, hang_up_orphans, self.rest, self.app, self.calls.router, orphans)
+        gevent.spawn(lambda: log_decisions(reconciliation.wait()))
