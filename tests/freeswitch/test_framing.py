@@ -348,6 +348,14 @@ def plain(body: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
 
 
+def test_an_event_is_read_where_asked_so_a_line_without_a_colon_is_no_header() -> None:
+    body = b"Event-Name: CHANNEL_EXECUTE_COMPLETE\nno colon here\nApplication-UUID: 42\n\n"
+    (event,) = FrameReader().feed(plain(body) + GOOD)[:1]
+    assert isinstance(event, EslEvent) and event.name == "CHANNEL_EXECUTE_COMPLETE"
+    assert event.get("Application-UUID") == "42" and "no colon here" not in event.headers
+    assert dict(event.headers) == {"Event-Name": "CHANNEL_EXECUTE_COMPLETE", "Application-UUID": "42"}
+
+
 def json_event(body: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
 

@@ -14,7 +14,11 @@ digits only (``int()`` would take ``²`` or ``+1``), and JSON nesting is bounded
 
 Decoding is per line: header values of events and of the ``connect`` reply
 are URL-decoded one line at a time, *after* splitting, so a value holding
-``%0A`` or ``: `` cannot forge a header.
+``%0A`` or ``: `` cannot forge a header. An event's hundred lines are read
+only where a header is asked for (most are channel variables nobody reads),
+so in a block that opens with ``Event-Name`` as FreeSWITCH's do, a line
+without a colon is no header rather than a malformed frame; any other block
+is checked line by line.
 
 One module past 400 lines: the fast path for FreeSWITCH's own header order and
 the general path share every bound, and must be read side by side.
@@ -104,6 +108,14 @@ class EncodedHeaders(Mapping[str, str]):
         value = self._text[start : end if end >= 0 else None].lstrip(" \t")
         return _unquote(value) if "%" in value else value
 
+    def get_leading(self, name: str) -> str | None:
+        """`get` for a header FreeSWITCH writes first (Event-Name), read there without a scan from the end."""
+        if not self._text.startswith(f"\n{name}:"):
+            return self.get(name)
+        end = self._text.find("\n", 1)
+        value = self._text[len(name) + 2 : end if end >= 0 else None].lstrip(" \t")
+        return _unquote(value) if "%" in value else value
+
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
         if value is None:
@@ -140,10 +152,11 @@ def parse_encoded_headers(block: bytes) -> Mapping[str, str]:
         text = block.decode("ascii")
     except UnicodeDecodeError:
         return dict(parse_header_lines(block, url_decoded=True))
-    # FreeSWITCH encodes every colon inside a value, so a well-formed block has
-    # exactly one colon per line, none first. Anything else gets the line-by-line
-    # check, which raises HeaderError naming a bad line.
-    if text.count(":") != text.count("\n") + 1 or text.startswith(":") or "\n:" in text:
+    # switch_event_serialize writes Event-Name first. A block in that shape is
+    # read lazily: checking each of its hundred lines cost more than the rest
+    # of the event's reading. Any other block gets the line-by-line check,
+    # which raises HeaderError naming a bad line.
+    if not text.startswith("Event-Name:"):
         parse_header_lines(block, url_decoded=True)
     return EncodedHeaders(text)
 
@@ -366,7 +379,7 @@ def _plain_event(body: bytes) -> Frame:
         headers = parse_encoded_headers(head)
     except HeaderError as exc:
         return MalformedFrame(f"event body: {exc}", body[:_RAW_KEEP])
-    name = headers.get("Event-Name")
+    name = headers.get_leading("Event-Name") if isinstance(headers, EncodedHeaders) else headers.get("Event-Name")
     if name is None:
         return MalformedFrame("event without Event-Name", body[:_RAW_KEEP])
     return EslEvent(name, headers, _inner_body(headers, rest) if rest else None)
