@@ -356,6 +356,12 @@ def test_an_event_is_read_where_asked_so_a_line_without_a_colon_is_no_header() -
     assert dict(event.headers) == {"Event-Name": "CHANNEL_EXECUTE_COMPLETE", "Application-UUID": "42"}
 
 
+def test_a_connect_reply_with_a_body_has_its_body_read_past() -> None:
+    frames = FrameReader().feed(CONNECT[:-1] + b"Content-Length: 9\n\nX: y\n\nZ\n\n" + GOOD)
+    assert isinstance(frames[0], ChannelData) and frames[0].unique_id == "5158e59e-5519-47c6-ba4c-1ff59fcbe301"
+    assert frames[1:] == [Reply("+OK", {"Content-Type": "command/reply"})]
+
+
 def json_event(body: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
 

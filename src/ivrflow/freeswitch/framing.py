@@ -293,7 +293,7 @@ class FrameReader:
             frame_or_length = MalformedFrame(
                 f"Content-Length {frame_or_length[1]} exceeds {self._max_body}", block[:_RAW_KEEP]
             )
-        if isinstance(frame_or_length, MalformedFrame):
+        if not isinstance(frame_or_length, tuple):
             frames.append(frame_or_length)
             return True
         fields, length = frame_or_length
@@ -303,11 +303,14 @@ class FrameReader:
             frames.append(_build_safely(block, fields, b""))
         return True
 
-    def _parse_block(self, block: bytes) -> MalformedFrame | tuple[list[tuple[str, str]], int]:
+    def _parse_block(self, block: bytes) -> MalformedFrame | ChannelData | tuple[list[tuple[str, str]], int]:
         common = _EVENT_HEAD.fullmatch(block)
         if common is not None:  # how every event starts: no need for the general parser
             length, content_type = common.groups()
             return [("Content-Length", length.decode()), ("Content-Type", content_type.decode())], int(length)
+        channel = _connect_reply(block)
+        if channel is not None:
+            return channel
         try:
             fields = parse_header_lines(block, url_decoded=False)
         except HeaderError as exc:
@@ -363,6 +366,20 @@ def _build(block: bytes, fields: list[tuple[str, str]], body: bytes) -> Frame:
     if content_type == "text/disconnect-notice":
         return _disconnect_notice(headers, body)
     return OtherFrame(content_type, headers, body)
+
+
+def _connect_reply(block: bytes) -> ChannelData | None:
+    """The connect reply as FreeSWITCH writes it (the channel's event, then the reply's headers), else None.
+
+    Its hundred lines are read once, lazily, not split by the general parser first.
+    """
+    if not block.startswith(b"Event-Name:") or not block.isascii():
+        return None
+    headers = EncodedHeaders(block.decode("ascii"))
+    # A body (never sent) or another content type: the general path reads the frame.
+    if headers.get("Content-Type") != "command/reply" or "Content-Length" in headers:
+        return None
+    return ChannelData(headers)
 
 
 def _channel_data(block: bytes) -> Frame:
