@@ -362,6 +362,13 @@ def test_a_connect_reply_with_a_body_has_its_body_read_past() -> None:
     assert frames[1:] == [Reply("+OK", {"Content-Type": "command/reply"})]
 
 
+@pytest.mark.parametrize("text", [b"", b"+OK", b" \t+OK x", b"-ERR M\xc3\xbcller", b"+OK a: b", b"%2BOK"])
+def test_a_two_line_reply_reads_as_the_general_parser_reads_it(text: bytes) -> None:
+    block = b"Content-Type: command/reply\nReply-Text:" + text
+    general = dict(parse_header_lines(block, url_decoded=False))
+    assert FrameReader().feed(block + b"\n\n") == [Reply(general.pop("Reply-Text"), general)]
+
+
 def json_event(body: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
 

@@ -303,14 +303,14 @@ class FrameReader:
             frames.append(_build_safely(block, fields, b""))
         return True
 
-    def _parse_block(self, block: bytes) -> MalformedFrame | ChannelData | tuple[list[tuple[str, str]], int]:
+    def _parse_block(self, block: bytes) -> MalformedFrame | Reply | ChannelData | tuple[list[tuple[str, str]], int]:
         common = _EVENT_HEAD.fullmatch(block)
         if common is not None:  # how every event starts: no need for the general parser
             length, content_type = common.groups()
             return [("Content-Length", length.decode()), ("Content-Type", content_type.decode())], int(length)
-        channel = _connect_reply(block)
-        if channel is not None:
-            return channel
+        frame = _short_reply(block) or _connect_reply(block)
+        if frame is not None:
+            return frame
         try:
             fields = parse_header_lines(block, url_decoded=False)
         except HeaderError as exc:
@@ -366,6 +366,16 @@ def _build(block: bytes, fields: list[tuple[str, str]], body: bytes) -> Frame:
     if content_type == "text/disconnect-notice":
         return _disconnect_notice(headers, body)
     return OtherFrame(content_type, headers, body)
+
+
+_REPLY_HEAD = b"Content-Type: command/reply\nReply-Text:"
+
+
+def _short_reply(block: bytes) -> Reply | None:
+    """A reply of the two lines FreeSWITCH writes for most commands, as the general path reads it; else None."""
+    if not block.startswith(_REPLY_HEAD) or block.find(b"\n", len(_REPLY_HEAD)) >= 0 or not block.isascii():
+        return None
+    return Reply(block[len(_REPLY_HEAD) :].decode("ascii").lstrip(" \t"), {"Content-Type": "command/reply"})
 
 
 def _connect_reply(block: bytes) -> ChannelData | None:
