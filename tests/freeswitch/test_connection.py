@@ -6,6 +6,7 @@ import socket
 import struct
 from collections.abc import Iterator
 
+import gevent
 import pytest
 from gevent import socket as gsocket
 
@@ -36,6 +37,21 @@ def test_written_bytes_reach_the_switch(pair: tuple[EslConnection, gsocket.socke
     conn, switch = pair
     conn.write(b"exit\n\n")
     assert switch.recv(100) == b"exit\n\n"
+
+
+def test_a_write_larger_than_the_socket_buffer_arrives_whole(pair: tuple[EslConnection, gsocket.socket]) -> None:
+    conn, switch = pair
+    data = bytes(range(256)) * 8192  # 2 MiB: more than the kernel takes in one send
+
+    def read_all() -> bytes:
+        got = bytearray()
+        while len(got) < len(data):
+            got += switch.recv(65536)
+        return bytes(got)
+
+    reader = gevent.spawn(read_all)
+    conn.write(data)
+    assert reader.get(timeout=10) == data
 
 
 def test_eof_closes_the_connection(pair: tuple[EslConnection, gsocket.socket]) -> None:

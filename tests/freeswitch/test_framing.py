@@ -348,6 +348,27 @@ def plain(body: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
 
 
+def test_an_event_is_read_where_asked_so_a_line_without_a_colon_is_no_header() -> None:
+    body = b"Event-Name: CHANNEL_EXECUTE_COMPLETE\nno colon here\nApplication-UUID: 42\n\n"
+    (event,) = FrameReader().feed(plain(body) + GOOD)[:1]
+    assert isinstance(event, EslEvent) and event.name == "CHANNEL_EXECUTE_COMPLETE"
+    assert event.get("Application-UUID") == "42" and "no colon here" not in event.headers
+    assert dict(event.headers) == {"Event-Name": "CHANNEL_EXECUTE_COMPLETE", "Application-UUID": "42"}
+
+
+def test_a_connect_reply_with_a_body_has_its_body_read_past() -> None:
+    frames = FrameReader().feed(CONNECT[:-1] + b"Content-Length: 9\n\nX: y\n\nZ\n\n" + GOOD)
+    assert isinstance(frames[0], ChannelData) and frames[0].unique_id == "5158e59e-5519-47c6-ba4c-1ff59fcbe301"
+    assert frames[1:] == [Reply("+OK", {"Content-Type": "command/reply"})]
+
+
+@pytest.mark.parametrize("text", [b"", b"+OK", b" \t+OK x", b"-ERR M\xc3\xbcller", b"+OK a: b", b"%2BOK"])
+def test_a_two_line_reply_reads_as_the_general_parser_reads_it(text: bytes) -> None:
+    block = b"Content-Type: command/reply\nReply-Text:" + text
+    general = dict(parse_header_lines(block, url_decoded=False))
+    assert FrameReader().feed(block + b"\n\n") == [Reply(general.pop("Reply-Text"), general)]
+
+
 def json_event(body: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
 

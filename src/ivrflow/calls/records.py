@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -64,7 +65,17 @@ def _rating(info: CallInfo, record: CallRecord, n: int, rating: Rating) -> dict[
 
 
 def _iso(wall: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall)) + f".{int(wall % 1 * 1000):03d}Z"
+    return _second(int(wall // 1)) + f".{int(wall % 1 * 1000):03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _second(second: int) -> str:
+    # Calls end by the hundred each second: strftime runs once a second, not twice a call.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
+# One encoder for every line: json.dumps builds a new one for each call given options.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class RecordWriter:
@@ -75,7 +86,7 @@ class RecordWriter:
         self._lock = threading.Lock()
 
     def __call__(self, line: dict[str, Any]) -> None:
-        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODE(line)
         with self._lock:
             self._stream.write(text + "\n")
             self._stream.flush()

@@ -64,7 +64,8 @@ MAX_HEADER_ARG_BYTES = 1024
 
 # ASCII and C1 controls, and the Unicode line breaks some readers split on.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_SPACE = re.compile(r"\s")
+# What a token may not hold: blanks and the controls above, in one search.
+_NOT_TOKEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _CAUSE = re.compile(r"[A-Z0-9_]+")
 _TERMINATORS = re.compile(r"[0-9*#]+")
@@ -93,17 +94,19 @@ def _no_control(field: str, value: str) -> str:
 
 def _token(field: str, value: str) -> str:
     """One argument: non-empty, no whitespace, no control characters."""
-    _no_control(field, value)
-    if not value or _SPACE.search(value):
-        raise UnsafeArgument(field, "must be one non-empty word without spaces", value)
-    return value
+    if value and not _NOT_TOKEN.search(value):
+        return value
+    _no_control(field, value)  # the control characters' message first
+    raise UnsafeArgument(field, "must be one non-empty word without spaces", value)
 
 
 def _match(field: str, pattern: re.Pattern[str], value: str, what: str) -> str:
+    # Every pattern here admits neither blanks nor controls and needs a character:
+    # a match is a token too, and only a refused value needs _token's message.
+    if pattern.fullmatch(value):
+        return value
     _token(field, value)
-    if not pattern.fullmatch(value):
-        raise UnsafeArgument(field, f"must be {what}", value)
-    return value
+    raise UnsafeArgument(field, f"must be {what}", value)
 
 
 def _no_expansion(field: str, value: str) -> str:

@@ -1,9 +1,10 @@
 """The I/O shell of one outbound Event Socket connection: it reads, writes and closes, nothing more.
 
-Socket errors become `ConnectionLost` here and nowhere else. Reads are made by
-the call's own greenlet, which waits on a watcher kept for the connection's
-life and a plain timer: cheaper than a socket timeout, which raises an
-exception each time it expires, and an engine timer expires on most reads.
+Socket errors become `ConnectionLost` here and nowhere else. Writes go to the
+non-blocking socket, and through gevent's `sendall` only for what did not fit.
+Reads are made by the call's own greenlet, which waits on a watcher kept for
+the connection's life and a plain timer: cheaper than a socket timeout, which
+raises an exception each time it expires, and an engine timer expires on most reads.
 """
 
 from __future__ import annotations
@@ -49,7 +50,14 @@ class EslConnection:
             if self.closed_reason is not None:
                 raise ConnectionLost(self.closed_reason)
             try:
-                self.sock.sendall(data)
+                # Straight to the non-blocking socket first: a command nearly always fits its
+                # buffer, and gevent's sendall asks the kernel that buffer's size at every write.
+                try:
+                    sent = self._raw.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(data):
+                    self.sock.sendall(memoryview(data)[sent:])  # waits for room
             except OSError as exc:
                 self._close(f"write failed: {exc}")
                 raise ConnectionLost(self.closed_reason) from exc

@@ -14,7 +14,11 @@ digits only (``int()`` would take ``²`` or ``+1``), and JSON nesting is bounded
 
 Decoding is per line: header values of events and of the ``connect`` reply
 are URL-decoded one line at a time, *after* splitting, so a value holding
-``%0A`` or ``: `` cannot forge a header.
+``%0A`` or ``: `` cannot forge a header. An event's hundred lines are read
+only where a header is asked for (most are channel variables nobody reads),
+so in a block that opens with ``Event-Name`` as FreeSWITCH's do, a line
+without a colon is no header rather than a malformed frame; any other block
+is checked line by line.
 
 One module past 400 lines: the fast path for FreeSWITCH's own header order and
 the general path share every bound, and must be read side by side.
@@ -104,6 +108,14 @@ class EncodedHeaders(Mapping[str, str]):
         value = self._text[start : end if end >= 0 else None].lstrip(" \t")
         return _unquote(value) if "%" in value else value
 
+    def get_leading(self, name: str) -> str | None:
+        """`get` for a header FreeSWITCH writes first (Event-Name), read there without a scan from the end."""
+        if not self._text.startswith(f"\n{name}:"):
+            return self.get(name)
+        end = self._text.find("\n", 1)
+        value = self._text[len(name) + 2 : end if end >= 0 else None].lstrip(" \t")
+        return _unquote(value) if "%" in value else value
+
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
         if value is None:
@@ -140,10 +152,11 @@ def parse_encoded_headers(block: bytes) -> Mapping[str, str]:
         text = block.decode("ascii")
     except UnicodeDecodeError:
         return dict(parse_header_lines(block, url_decoded=True))
-    # FreeSWITCH encodes every colon inside a value, so a well-formed block has
-    # exactly one colon per line, none first. Anything else gets the line-by-line
-    # check, which raises HeaderError naming a bad line.
-    if text.count(":") != text.count("\n") + 1 or text.startswith(":") or "\n:" in text:
+    # switch_event_serialize writes Event-Name first. A block in that shape is
+    # read lazily: checking each of its hundred lines cost more than the rest
+    # of the event's reading. Any other block gets the line-by-line check,
+    # which raises HeaderError naming a bad line.
+    if not text.startswith("Event-Name:"):
         parse_header_lines(block, url_decoded=True)
     return EncodedHeaders(text)
 
@@ -280,7 +293,7 @@ class FrameReader:
             frame_or_length = MalformedFrame(
                 f"Content-Length {frame_or_length[1]} exceeds {self._max_body}", block[:_RAW_KEEP]
             )
-        if isinstance(frame_or_length, MalformedFrame):
+        if not isinstance(frame_or_length, tuple):
             frames.append(frame_or_length)
             return True
         fields, length = frame_or_length
@@ -290,11 +303,14 @@ class FrameReader:
             frames.append(_build_safely(block, fields, b""))
         return True
 
-    def _parse_block(self, block: bytes) -> MalformedFrame | tuple[list[tuple[str, str]], int]:
+    def _parse_block(self, block: bytes) -> MalformedFrame | Reply | ChannelData | tuple[list[tuple[str, str]], int]:
         common = _EVENT_HEAD.fullmatch(block)
         if common is not None:  # how every event starts: no need for the general parser
             length, content_type = common.groups()
             return [("Content-Length", length.decode()), ("Content-Type", content_type.decode())], int(length)
+        frame = _short_reply(block) or _connect_reply(block)
+        if frame is not None:
+            return frame
         try:
             fields = parse_header_lines(block, url_decoded=False)
         except HeaderError as exc:
@@ -352,6 +368,30 @@ def _build(block: bytes, fields: list[tuple[str, str]], body: bytes) -> Frame:
     return OtherFrame(content_type, headers, body)
 
 
+_REPLY_HEAD = b"Content-Type: command/reply\nReply-Text:"
+
+
+def _short_reply(block: bytes) -> Reply | None:
+    """A reply of the two lines FreeSWITCH writes for most commands, as the general path reads it; else None."""
+    if not block.startswith(_REPLY_HEAD) or block.find(b"\n", len(_REPLY_HEAD)) >= 0 or not block.isascii():
+        return None
+    return Reply(block[len(_REPLY_HEAD) :].decode("ascii").lstrip(" \t"), {"Content-Type": "command/reply"})
+
+
+def _connect_reply(block: bytes) -> ChannelData | None:
+    """The connect reply as FreeSWITCH writes it (the channel's event, then the reply's headers), else None.
+
+    Its hundred lines are read once, lazily, not split by the general parser first.
+    """
+    if not block.startswith(b"Event-Name:") or not block.isascii():
+        return None
+    headers = EncodedHeaders(block.decode("ascii"))
+    # A body (never sent) or another content type: the general path reads the frame.
+    if headers.get("Content-Type") != "command/reply" or "Content-Length" in headers:
+        return None
+    return ChannelData(headers)
+
+
 def _channel_data(block: bytes) -> Frame:
     # The connect reply is the one command/reply whose values are URL-encoded;
     # the block already parsed once, so reading it again cannot fail.
@@ -366,7 +406,7 @@ def _plain_event(body: bytes) -> Frame:
         headers = parse_encoded_headers(head)
     except HeaderError as exc:
         return MalformedFrame(f"event body: {exc}", body[:_RAW_KEEP])
-    name = headers.get("Event-Name")
+    name = headers.get_leading("Event-Name") if isinstance(headers, EncodedHeaders) else headers.get("Event-Name")
     if name is None:
         return MalformedFrame("event without Event-Name", body[:_RAW_KEEP])
     return EslEvent(name, headers, _inner_body(headers, rest) if rest else None)
