@@ -87,6 +87,7 @@ class AriCall:
         self.ended = gevent.event.Event()
         self.t0 = 0.0
         self.first_request = True
+        self.setup_counted = False
         self.key_at = 0.0  # a key that must cause a command: when it was written
         self.first_key_at = 0.0  # the key that must stop the greeting
         self.held = False
@@ -110,7 +111,7 @@ class AriCall:
         if self.first_request:
             self.first_request = False
             self.stats.accept_ms.append((now - self.t0) * 1000)
-            self.sw.setup_done()
+            self._setup_done()
         if self.key_at:
             self.stats.key_ms.append((now - self.key_at) * 1000)
             self.key_at = 0.0
@@ -223,6 +224,12 @@ class AriCall:
         self.sw.send(F.event(self.sw.t.stasis_end, self.id_b))
         self.end()
 
+    def _setup_done(self) -> None:
+        """Once a call: the hold ramp's gate counts each call's setup once, whichever way it ends."""
+        if not self.setup_counted:
+            self.setup_counted = True
+            self.sw.setup_done()
+
     def end(self) -> None:
         """StasisEnd was sent (or the run's deadline came): count the call once."""
         if self.ended.is_set():
@@ -235,7 +242,7 @@ class AriCall:
             if pb is not None:
                 self.sw.playbacks.pop(pb.id.decode(), None)
         self.sw.calls.pop(self.id, None)
-        self.sw.setup_done()
+        self._setup_done()  # a call that ended before its first request frees its place in the ramp too
         st = self.stats
         st.finished += 1
         if self.held:
