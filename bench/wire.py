@@ -112,13 +112,13 @@ def measure(address: tuple[str, int], name: str, calls: int) -> PathResult:
     )
 
 
-def _serve(menu: Path, port: int, src: Path) -> subprocess.Popen[bytes]:
+def _serve(menu: Path, port: int, src: Path, exit_after_transfer: bool) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ivrflow", "serve", "--menu", str(menu), "--sounds", str(SOUNDS),
          "--listen", f"127.0.0.1:{port}", "--metrics-listen", "off", "--call-records", os.devnull,
-         "--log-level", "warning"],
+         "--log-level", "warning", *(["--exit-after-transfer", "true"] if exit_after_transfer else [])],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
@@ -140,6 +140,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10, help="calls per path, run at once")
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the ivrflow source tree to run")
+    parser.add_argument("--exit-after-transfer", action="store_true",
+                        help="let go of the socket right after a transfer, instead of the release rule's wait")
     args = parser.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -147,7 +149,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         menu = Path(tmp) / "menu.yaml"
         menu.write_text((ROOT / "bench" / "menu.yaml").read_text().replace("sleep_time: 500", "sleep_time: 0"))
-        proc = _serve(menu, port, args.src.resolve())
+        proc = _serve(menu, port, args.src.resolve(), args.exit_after_transfer)
         try:
             gevent.sleep(0)
             results = {name: measure(("127.0.0.1", port), name, args.calls) for name in PATHS}
