@@ -34,6 +34,8 @@ from pathlib import Path
 
 import yaml
 
+from bench.listening import wait_listening
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = os.environ.get("BENCH_PYTHON") or sys.executable
 P99_LIMIT_MS = 20.0
@@ -100,17 +102,7 @@ def ivrflow(menu: Path, daemon: list[str], log: Path) -> Iterator[tuple[str, int
     with open(log, "w") as err:
         proc = _popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"ivrflow exited at start ({proc.returncode}): see {log}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"ivrflow did not listen within 30 s: see {log}") from None
-                time.sleep(0.1)
+        wait_listening(proc, port, "ivrflow", 30, see=str(log))
         yield f"127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()  # a wrapper may write its profile on the way out

@@ -27,12 +27,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import gevent
 
+from bench.listening import wait_listening
 from ivrflow.testing import BRIEF_CALL_AT_TARGET, CallScript, ChannelHistory, start_call
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,18 +121,8 @@ def _serve(menu: Path, port: int, src: Path, exit_after_transfer: bool) -> subpr
          "--log-level", "warning", *(["--exit-after-transfer", "true"] if exit_after_transfer else [])],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"ivrflow exited at start with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("ivrflow did not listen within 20 s") from None
-            time.sleep(0.1)
+    wait_listening(proc, port, "ivrflow", 20)
+    return proc
 
 
 def main() -> None:
