@@ -74,7 +74,7 @@ LOAD_SWITCH_INTERVAL = 0.0005  # seconds; see _load_off_loop
 STOP_SIGNALS = ("SIGTERM", "SIGINT")
 # Allocations between two young-generation collections (CPython's default: 700). A call's
 # objects go by reference counting, and a collection costs about as much at 7,000 as at
-# 700: at 200 calls/s this took the collector from ~1.2 % of the CPU to ~0.2 %.
+# 700: at 200 calls/s this took the collector from ~1.2 % of the CPU to ~0.1 %.
 GC_YOUNG_THRESHOLD = 7000
 
 
