@@ -1,6 +1,6 @@
 """Key→command for callers while hundreds of other calls wait on a slow webhook.
 
-    python -m bench.webhook_hold [--waiting 500] [--callers 200] [--reply-after 2.0]
+    python -m bench.webhook_hold [--waiting 500] [--callers 200] [--reply-after 2.0] [--arrival steady|burst]
 
 Three kinds of process, as in bench/run: ivrflow as `ivrflow serve` on
 bench/menu.yaml plus an option 3 that asks the webhook and then transfers to
@@ -8,11 +8,20 @@ bench/menu.yaml plus an option 3 that asks the webhook and then transfers to
 `reply_after` seconds; and the ESL load generator (`python -m bench.loadgen`)
 playing FreeSWITCH. Two runs of `callers` direct-dial callers (the `direct`
 scenario: 1, 0, 5, transfer to 105; started over 2.5 s): alone, then while
-`waiting` calls (the `hook` scenario, started over 0.5 s by a second generator)
-are out on the webhook: all of them in flight before the first caller starts
-(`in_flight_at_start` says how many made it), their replies coming back during
-the run. Key→command is the generator's time from writing the last key's DTMF
-event to reading the command it causes, in wall milliseconds.
+`waiting` calls (the `hook` scenario, from a second generator) are out on the
+webhook. How those calls come:
+
+- `steady`: at `waiting / reply_after` calls a second from `reply_after`
+  seconds before the run until after it, so about `waiting` are out on the
+  webhook all through the run (`in_flight_during_run` gives the least and
+  the most seen), and as many replies come back each second as calls arrive.
+- `burst`: all `waiting` started over 0.5 s and all in flight before the
+  first caller starts (`in_flight_at_start` says how many made it); their
+  replies come back within half a second during the run: four times the
+  steady rate at the defaults.
+
+Key→command is the generator's time from writing the last key's DTMF event to
+reading the command it causes, in wall milliseconds.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -40,7 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = os.environ.get("BENCH_PYTHON") or sys.executable
 P99_LIMIT_MS = 20.0
 CALLERS_OVER_S = 2.5
-WAITING_OVER_S = 0.5
+WAITING_OVER_S = 0.5  # burst
+STEADY_AFTER_RUN_S = 3.0  # the steady arrivals go on this long after the callers' run starts ending
 
 
 def _env() -> dict[str, str]:
@@ -149,24 +160,74 @@ def figures(run: dict[str, object]) -> dict[str, object]:
             "lost": run["lost"], "left_open": run["left_open"], "daemon_cpu_s": run["daemon_cpu_s"], "load": run["load"]}
 
 
-def run(waiting: int, count: int, reply_after: float, daemon: list[str], log: Path) -> dict[str, object]:
+class InFlight:
+    """The least and the most requests the webhook had in flight, polled every 50 ms while it runs."""
+
+    def __init__(self, base: str) -> None:
+        self._base = base
+        self._stop = threading.Event()
+        self.seen: list[int] = []
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> InFlight:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.05):
+            self.seen.append(hook_stats(self._base)["in_flight"])
+
+    def span(self) -> dict[str, int]:
+        return {"least": min(self.seen, default=0), "most": max(self.seen, default=0)}
+
+
+def until_answering(base: str) -> int:
+    """The requests in flight once the webhook has answered its first one (the steady state)."""
+    deadline = time.monotonic() + 60
+    while hook_stats(base)["answered"] == 0:
+        if time.monotonic() > deadline:
+            raise SystemExit("the webhook answered nothing")
+        time.sleep(0.01)
+    return hook_stats(base)["in_flight"]
+
+
+def hook_calls(address: str, waiting: int, reply_after: float, arrival: str) -> subprocess.Popen[str]:
+    if arrival == "burst":
+        args = loadgen_args(address, "hook", waiting, WAITING_OVER_S)
+    else:
+        rate = waiting / reply_after
+        over = reply_after + CALLERS_OVER_S + STEADY_AFTER_RUN_S
+        args = loadgen_args(address, "hook", round(rate * over), over)
+    return _popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def run(waiting: int, count: int, reply_after: float, arrival: str, daemon: list[str], log: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as folder, slow_hook(reply_after) as base:
         with ivrflow(menu_asking(f"{base}/hook", Path(folder)), daemon, log) as (address, pid):
             callers(address, 10, pid)  # warm-up: imports and first allocations in the daemon
             alone = callers(address, count, pid)
-            held = _popen(loadgen_args(address, "hook", waiting, WAITING_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            in_flight_at_start = until_the_requests_stop_arriving(base)
+            held = hook_calls(address, waiting, reply_after, arrival)
+            if arrival == "burst":
+                in_flight_at_start = until_the_requests_stop_arriving(base)
+            else:
+                in_flight_at_start = until_answering(base)
             answered_before = hook_stats(base)["answered"]
-            beside = callers(address, count, pid)
+            with InFlight(base) as in_flight:
+                beside = callers(address, count, pid)
             answered_during = hook_stats(base)["answered"] - answered_before
             hooked = loadgen_result(held, 120)
         answered = hook_stats(base)["answered"]
     outcomes = hooked["outcomes"]
     assert isinstance(outcomes, dict)
     return {
-        "waiting": waiting, "callers": count, "reply_after_s": reply_after,
+        "waiting": waiting, "callers": count, "reply_after_s": reply_after, "arrival": arrival,
         "alone": figures(alone), "beside_waiting": figures(beside),
-        "in_flight_at_start": in_flight_at_start, "answered_during_run": answered_during,
+        "in_flight_at_start": in_flight_at_start, "in_flight_during_run": in_flight.span(),
+        "answered_during_run": answered_during, "hook_calls": hooked["started"],
         "webhook_answered": answered, "waiting_transferred_to_003": outcomes.get("transfer:003", 0),
     }
 
@@ -176,6 +237,8 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=500, help="calls waiting on the webhook")
     parser.add_argument("--callers", type=int, default=200, help="direct-dial callers measured in each run")
     parser.add_argument("--reply-after", type=float, default=2.0, help="seconds the webhook takes to answer")
+    parser.add_argument("--arrival", choices=("steady", "burst"), default="steady",
+                        help="steady: about `waiting` out on the webhook all through the run; burst: all at once")
     parser.add_argument("--daemon", default=f"{shlex.quote(PY)} -m ivrflow",
                         help="command line of ivrflow's CLI, e.g. a profiling wrapper of ivrflow.cli.main")
     parser.add_argument("--log", type=Path, default=ROOT / "bench" / "results" / "logs" / "webhook_hold.stderr",
@@ -184,7 +247,7 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the children inherit it
     args.log.parent.mkdir(parents=True, exist_ok=True)
-    result = run(args.waiting, args.callers, args.reply_after, shlex.split(args.daemon), args.log)
+    result = run(args.waiting, args.callers, args.reply_after, args.arrival, shlex.split(args.daemon), args.log)
     print("| run | key→command p50 | p99 | max | lost | daemon CPU | load |")
     print("|---|---|---|---|---|---|---|")
     for name in ("alone", "beside_waiting"):

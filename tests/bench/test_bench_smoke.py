@@ -51,8 +51,10 @@ def test_webhook_hold_smoke() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
-    assert result["webhook_answered"] == result["waiting_transferred_to_003"] == 10
-    assert result["in_flight_at_start"] > 0
+    assert result["arrival"] == "steady" and result["hook_calls"] > 10  # 10 out at once, for the whole run
+    assert result["webhook_answered"] == result["waiting_transferred_to_003"] == result["hook_calls"]
+    assert result["in_flight_at_start"] > 0 and result["in_flight_during_run"]["least"] > 0
+    assert result["answered_during_run"] > 0
     for run in ("alone", "beside_waiting"):
         measured = result[run]
         assert measured["n"] == 5 and measured["lost"] == measured["left_open"] == 0, (run, measured)
