@@ -51,7 +51,7 @@ PY = os.environ.get("BENCH_PYTHON") or sys.executable
 P99_LIMIT_MS = 20.0
 CALLERS_OVER_S = 2.5
 WAITING_OVER_S = 0.5  # burst
-STEADY_AFTER_RUN_S = 3.0  # the steady arrivals go on this long after the callers' run starts ending
+STEADY_AFTER_RUN_S = 3.0  # steady arrivals go on this long after the last measured caller starts (its call takes ~1 s)
 
 
 def _env() -> dict[str, str]:
@@ -166,7 +166,7 @@ class InFlight:
     def __init__(self, base: str) -> None:
         self._base = base
         self._stop = threading.Event()
-        self.seen: list[int] = []
+        self._seen: list[int] = []
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def __enter__(self) -> InFlight:
@@ -179,10 +179,10 @@ class InFlight:
 
     def _poll(self) -> None:
         while not self._stop.wait(0.05):
-            self.seen.append(hook_stats(self._base)["in_flight"])
+            self._seen.append(hook_stats(self._base)["in_flight"])
 
     def span(self) -> dict[str, int]:
-        return {"least": min(self.seen, default=0), "most": max(self.seen, default=0)}
+        return {"least": min(self._seen, default=0), "most": max(self._seen, default=0)}
 
 
 def until_answering(base: str) -> int:
@@ -195,14 +195,16 @@ def until_answering(base: str) -> int:
     return hook_stats(base)["in_flight"]
 
 
-def hook_calls(address: str, waiting: int, reply_after: float, arrival: str) -> subprocess.Popen[str]:
+def start_waiting(address: str, waiting: int, reply_after: float, arrival: str, base: str) -> tuple[subprocess.Popen[str], int]:
+    """The `hook` generator, once its calls are out on the webhook as `arrival` says; and how many are in flight then."""
     if arrival == "burst":
         args = loadgen_args(address, "hook", waiting, WAITING_OVER_S)
     else:
         rate = waiting / reply_after
         over = reply_after + CALLERS_OVER_S + STEADY_AFTER_RUN_S
         args = loadgen_args(address, "hook", round(rate * over), over)
-    return _popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    held = _popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return held, until_the_requests_stop_arriving(base) if arrival == "burst" else until_answering(base)
 
 
 def run(waiting: int, count: int, reply_after: float, arrival: str, daemon: list[str], log: Path) -> dict[str, object]:
@@ -210,11 +212,7 @@ def run(waiting: int, count: int, reply_after: float, arrival: str, daemon: list
         with ivrflow(menu_asking(f"{base}/hook", Path(folder)), daemon, log) as (address, pid):
             callers(address, 10, pid)  # warm-up: imports and first allocations in the daemon
             alone = callers(address, count, pid)
-            held = hook_calls(address, waiting, reply_after, arrival)
-            if arrival == "burst":
-                in_flight_at_start = until_the_requests_stop_arriving(base)
-            else:
-                in_flight_at_start = until_answering(base)
+            held, in_flight_at_start = start_waiting(address, waiting, reply_after, arrival, base)
             answered_before = hook_stats(base)["answered"]
             with InFlight(base) as in_flight:
                 beside = callers(address, count, pid)
