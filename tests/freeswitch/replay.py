@@ -58,9 +58,10 @@ SOUND_SECONDS = {
     SOUNDS + "beep.wav": 1.0,
     "tone_stream://%(500,500,440);loops=20": 20.0,
 }
-# 16: beep.wav ended 15 ms before the digit came; with the emulator's longer frame (below) a beep
-# of exactly its length could still be playing then, so it is made a little shorter there.
-SOUNDS_FOR = {"16": {SOUNDS + "beep.wav": 0.9}}
+# 16: beep.wav ended 20 ms before the digit came: too close for a loaded machine's scheduling
+# (the emulator's longer frame, below, alone eats most of it), so the beep is halved there and the
+# capture run slower (see SLOWER): the digit still comes after the playback's end, by ~250 ms.
+SOUNDS_FOR = {"16": {SOUNDS + "beep.wav": 0.5}}
 MISSING = frozenset({SOUNDS + "does-not-exist.wav"})
 # The dialplan the captures transferred to: sets a marker, answers, plays a tone.
 TRANSFER_EXTENSION = (
@@ -95,7 +96,7 @@ _LONG_NUMBER = re.compile(r"\d{10,}")
 TIME_SCALE = 0.2
 # Captures whose caller acts within milliseconds of the application's commands
 # run slower, so that scheduling jitter cannot reorder the two.
-SLOWER = {"17": 0.5, "23": 0.5}
+SLOWER = {"16": 0.5, "17": 0.5, "23": 0.5}
 # FreeSWITCH's media frame is 20 ms; a longer one keeps commands the capture
 # sent back to back inside one park-loop frame despite scheduling jitter.
 FRAME_SECONDS = 0.05
