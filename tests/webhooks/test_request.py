@@ -47,6 +47,18 @@ def test_post_sends_the_same_parameters_form_encoded() -> None:
     assert parse_qsl(request.body.decode()) == [*DOCUMENTED, ("account", "a/b&c=d"), ("lang", "ru")]
 
 
+def test_the_form_is_encoded_as_browsers_encode_it() -> None:
+    # `*` literal (WHATWG); space as `+`; the separators and everything else percent-encoded.
+    facts = CallFacts(
+        call_id="c", caller_id_num="1", caller_id_name="Anna Marie", called_extension="000*071", called_number="071",
+        call_api_id="c", variables={"note": "a&b=c+d%e/é"},
+    )
+    query = urlsplit(build_request("http://h/", "GET", facts).url).query
+    assert "CallerIDName=Anna+Marie&CalledExtension=000*071&" in query
+    assert query.endswith("&note=a%26b%3Dc%2Bd%25e%2F%C3%A9")
+    assert dict(parse_qsl(query))["note"] == "a&b=c+d%e/é"
+
+
 def test_unknown_optional_parameters_are_left_out_and_internal_callers_get_theirs() -> None:
     outside = dict(parse_qsl(urlsplit(build_request("http://h/", "GET", FACTS).url).query))
     assert not {"CalledDID", "CallerExtension", "CallerExtensionID"} & outside.keys()

@@ -95,10 +95,21 @@ def expand_url(template: str, variables: Mapping[str, str]) -> str:
     return urlunsplit(parts._replace(fragment=""))
 
 
+def encode_form(pairs: list[tuple[str, str]]) -> str:
+    """application/x-www-form-urlencoded as browsers write it: `*` stays itself (WHATWG URL, §5.2).
+
+    Besides being the standard, it spares the HTTP client a pass: urllib3
+    re-checks every request target byte by byte when it holds a `%`, and the
+    extension of every request (`000*071`) would otherwise put one there.
+    """
+    return urlencode(pairs, safe="*")
+
+
 def build_request(url_template: str, method: Method, facts: CallFacts) -> WebhookRequest:
     """The request of one call_interactive rule; raises BadWebhookUrl."""
-    url = expand_url(url_template, {**facts.variables, **dict(parameters(facts))})
-    form = urlencode(parameters(facts))
+    pairs = parameters(facts)
+    url = expand_url(url_template, {**facts.variables, **dict(pairs)})
+    form = encode_form(pairs)
     headers = [("User-Agent", f"ivrflow/{__version__}"), ("Accept", "application/xml, text/xml")]
     if method == "GET":
         joiner = "&" if urlsplit(url).query else "?"
