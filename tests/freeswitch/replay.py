@@ -58,9 +58,9 @@ SOUND_SECONDS = {
     SOUNDS + "beep.wav": 1.0,
     "tone_stream://%(500,500,440);loops=20": 20.0,
 }
-# 16: beep.wav ended 20 ms before the digit came: too close for a loaded machine's scheduling
-# (the emulator's longer frame, below, alone eats most of it), so the beep is halved there and the
-# capture run slower (see SLOWER): the digit still comes after the playback's end, by ~250 ms.
+# 16: beep.wav ended 20 ms before the digit came. With a beep of 0.9 s, the emulator's longer frame
+# (below) and TIME_SCALE that left 15-25 ms of wall time, which a loaded machine's scheduling ate
+# once; with the beep halved and the capture run at SLOWER's speed it is 200 ms or more.
 SOUNDS_FOR = {"16": {SOUNDS + "beep.wav": 0.5}}
 MISSING = frozenset({SOUNDS + "does-not-exist.wav"})
 # The dialplan the captures transferred to: sets a marker, answers, plays a tone.
