@@ -55,6 +55,7 @@ from .metrics import Metrics
 from ..calls.records import RecordWriter
 from .observer import Observer
 from .sd_notify import Notifier
+from .gc_schedule import GcSchedule
 from .settings import Settings
 from .rating_post import RatingPoster
 from .voicemail_work import SpoolBox
@@ -72,10 +73,6 @@ RELOAD_TIMEOUT = 60.0  # seconds a menu load may take before the reload is given
 RELOAD_GAP = 1.0  # seconds between the end of one load and the next, when requests keep coming
 LOAD_SWITCH_INTERVAL = 0.0005  # seconds; see _load_off_loop
 STOP_SIGNALS = ("SIGTERM", "SIGINT")
-# Allocations between two young-generation collections (CPython's default: 700). A call's
-# objects go by reference counting, and a collection costs about as much at 7,000 as at
-# 700: at 200 calls/s this took the collector from ~1.2 % of the CPU to ~0.1 %.
-GC_YOUNG_THRESHOLD = 7000
 
 
 class StartupError(Exception):
@@ -251,9 +248,9 @@ class Daemon:
 
     def start(self) -> None:
         # What exists now (modules, the menu) lives as long as the process: keep it out
-        # of the collector's way, so full collections scan only the calls' objects.
+        # of the collector's way, so full collections scan only the calls' objects
+        # (when they run: gc_schedule.py).
         gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         try:
             self.server.start()
         except OSError as exc:
@@ -283,6 +280,7 @@ class Daemon:
         keepers: list[gevent.Greenlet[..., None]] = []
         try:
             self.start()
+            keepers.append(gevent.spawn(GcSchedule(lambda: self.calls.open).run))
             keepers.append(gevent.spawn(self._report_status))
             if self.settings.menus_url and self.settings.menu_refresh > 0:
                 keepers.append(gevent.spawn(self._refresh, self.settings.menu_refresh))
