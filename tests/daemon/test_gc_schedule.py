@@ -7,7 +7,7 @@ import gc
 import gevent
 import gevent.event
 
-from ivrflow.service.gc_schedule import GcSchedule
+from ivrflow.service.gc_schedule import GcSchedule, resident_bytes
 
 
 class Recorder:
@@ -39,7 +39,7 @@ def test_young_collections_while_calls_are_up_then_a_full_one_once_quiet_then_on
     calls_up = [3]
     collect = Recorder()
     schedule = GcSchedule(lambda: calls_up[0], young_every_s=0.001, quiet_full_after_s=60.0, full_every_s=600.0,
-                          collect=collect, clock=lambda: now[0])
+                          collect=collect, clock=lambda: now[0], resident=lambda: 100)
     runner = gevent.spawn(schedule.run)
     try:
         assert collect.wait_for(5) == [0] * 5
@@ -55,6 +55,32 @@ def test_young_collections_while_calls_are_up_then_a_full_one_once_quiet_then_on
     finally:
         runner.kill()
     assert not any(collect.enabled_meanwhile)
+
+
+def test_a_process_grown_by_a_quarter_since_the_last_full_collection_gets_one() -> None:
+    size = [1000]
+    collect = Recorder()
+    schedule = GcSchedule(lambda: 3, young_every_s=0.001, collect=collect, resident=lambda: size[0])
+    runner = gevent.spawn(schedule.run)
+    try:
+        assert collect.wait_for(3) == [0] * 3
+        size[0] = 1250  # a quarter more: not yet
+        assert collect.wait_for(3) == [0] * 3
+        size[0] = 1251
+        assert collect.wait_for(1) == [2]
+        assert collect.wait_for(3) == [0] * 3  # measured again after it: 1251 is the new base
+        size[0] = 1600
+        assert collect.wait_for(1) == [2]
+    finally:
+        runner.kill()
+
+
+def test_the_resident_size_is_read_from_the_process() -> None:
+    before = resident_bytes()
+    ballast = bytearray(64 * 1024 * 1024)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touched, so resident
+    assert resident_bytes() >= before + 60 * 1024 * 1024
+    del ballast
 
 
 def test_automatic_collection_is_off_while_it_runs_and_as_before_after() -> None:
