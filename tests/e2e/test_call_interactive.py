@@ -7,7 +7,9 @@ deadlines are real seconds.
 
 from __future__ import annotations
 
+import gc
 import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -142,3 +144,37 @@ def test_a_caller_hanging_up_mid_request_cancels_it_and_the_call_is_recorded(ser
         wait_until(lambda: it.metric("ivr_webhook_requests_total", result="cancelled") == 1)
     assert record["outcome"] == "caller_hangup"
     assert it.metric("ivr_webhook_requests_total", result="timeout") == 0
+
+
+
+def _left_in_cycles() -> list[str]:
+    """What a collection now finds of ivrflow's own (not the emulator's): objects and frames."""
+    gc.collect()
+    found = [f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage if type(o).__module__.startswith("ivrflow")]
+    found += [f"frame {o.f_code.co_filename}:{o.f_code.co_name}" for o in gc.garbage if isinstance(o, types.FrameType)
+              and "/ivrflow/" in o.f_code.co_filename]
+    gc.garbage.clear()
+    return [name for name in found if "ivrflow.testing" not in name and "/ivrflow/testing/" not in name]
+
+
+@pytest.mark.parametrize("path", ["/verbs", "/hangup", "/error", "/garbage", "/bomb", "/redirect", "/slow", "cancelled"])
+def test_webhook_calls_leave_nothing_for_the_cyclic_collector(server: WebhookServer, path: str) -> None:
+    """The daemon collects cycles rarely (service/gc_schedule.py): a reply, a failure, a deadline
+    and a cancelled request must all be freed by reference counting."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        url = server.url("/slow" if path == "cancelled" else path)
+        with ivrflow(menu_asking(url, 1000 if path == "/slow" else None), WebhookSettings(), HOLD) as it:
+            if path == "cancelled":
+                call(it, keys=PRESS_3, caller_hangup=(14.0, "NORMAL_CLEARING"))
+                wait_until(lambda: it.metric("ivr_webhook_requests_total", result="cancelled") == 1)
+            else:
+                call(it, keys=PRESS_3, bridge_outcomes={"user/404": BridgeOutcome("no_answer", ring_seconds=2.0)})
+            left = _left_in_cycles()  # while the runtime lives: only what the call left
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []

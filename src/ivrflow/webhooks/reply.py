@@ -9,6 +9,8 @@ script is never run.
 
 from __future__ import annotations
 
+import traceback
+
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
@@ -56,6 +58,7 @@ def parse_reply(
     except defusedxml.DefusedXmlException as refused:
         return ReplyFailure("unsafe_xml", f"refused: {type(refused).__name__} (no DTD, entities or external references)")
     except ParseError as error:
+        _release_frames(error)
         return ReplyFailure("bad_xml", f"not well-formed XML: {error}")
     if root.tag != "Response":
         return ReplyFailure("bad_xml", f"root element is <{root.tag}>, expected <Response>")
@@ -78,6 +81,20 @@ def parse_reply(
             return ReplyFailure("bad_verb", f"verb {index} <{type(verb).__name__}>: {not_settable}")
         verbs.append(verb)
     return Reply(tuple(verbs))
+
+
+def _release_frames(error: BaseException) -> None:
+    """Clear the locals of the frames behind a parse error, which would otherwise live in a cycle.
+
+    xml.etree's parser raises ParseError while its own frame still holds the
+    expat error it replaces, whose traceback holds that frame: a cycle that
+    keeps every frame up the stack (the request's greenlet, its request) alive
+    until a full collection, which the daemon makes rare (service/gc_schedule.py).
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        traceback.clear_frames(seen.__traceback__)
+        seen = seen.__context__
 
 
 def _verb(element: Element, index: int) -> Verb | ReplyFailure:
