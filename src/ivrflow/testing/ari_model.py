@@ -19,6 +19,7 @@ from typing import Any
 import gevent
 
 from .ari_script import AriCallScript
+from .fresh_timers import spawn_after
 
 Json = dict[str, Any]
 ASTERISK_ID = "02:fc:00:00:00:01"
@@ -122,7 +123,7 @@ class Channel:
         return self.hangup_cause is None
 
     def later(self, call_seconds: float, fn: Callable[[], None]) -> gevent.Greenlet[[], None]:
-        greenlet = gevent.spawn_later(call_seconds * self.script.time_scale, fn)
+        greenlet = spawn_after(call_seconds * self.script.time_scale, fn)
         self.greenlets.append(greenlet)
         return greenlet
 
@@ -376,7 +377,7 @@ class Asterisk:
     def _run_item(self, pb: Playback, seconds: float) -> None:
         pb.resumed_at = time.monotonic()
         pb.remaining = seconds
-        pb.timer = gevent.spawn_later(seconds * pb.channel.script.time_scale, self._item_done, pb)
+        pb.timer = spawn_after(seconds * pb.channel.script.time_scale, self._item_done, pb)
 
     def end_item_now(self, pb: Playback) -> None:
         """The playing media item reaches its end now (a test fast-forwarding a prompt)."""

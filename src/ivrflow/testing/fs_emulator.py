@@ -35,6 +35,7 @@ from .fs_command_reader import ClientCommand, CommandReader, ProtocolViolation
 from .fs_history import ChannelHistory, ClosedBy
 from .fs_script import CallScript
 from .fs_session import Message, Session
+from .fresh_timers import spawn_after
 
 __all__ = ["EmulatedCall", "EventObserver", "run_call", "start_call"]
 
@@ -120,7 +121,7 @@ class EmulatedCall:
     def _later(self, call_seconds: float, fn: Callable[..., object], *args: object) -> None:
         """Run ``fn`` at call time ``call_seconds``."""
         delay = max(call_seconds - self.now(), 0.0) * self.script.time_scale
-        self._greenlets.append(gevent.spawn_later(delay, fn, *args))
+        self._greenlets.append(spawn_after(delay, fn, *args))
 
     # Setup -------------------------------------------------------------------
 

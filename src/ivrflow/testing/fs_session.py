@@ -31,6 +31,7 @@ import gevent.event
 from .fs_channel import Channel, now_us
 from .fs_history import AppRun, ChannelHistory
 from .fs_script import BridgeOutcome, CallScript, Key
+from .fresh_timers import refresh_now
 
 __all__ = ["Message", "Outbox", "Session"]
 
@@ -163,6 +164,7 @@ class Session:
         if seconds is None:
             self.wake.wait()
         elif seconds > 0:
+            refresh_now()
             self.wake.wait(seconds * self.script.time_scale)
 
     def poll(self, seconds: float, *, digits: Literal["playback", "sleep", "bridge", "read"]) -> tuple[PollResult, str]:
