@@ -142,3 +142,23 @@ def test_nobody_answering_on_asterisk_records_each_legs_dialstatus_and_voicemail
         {"destination": "102", "outcome": "no_answer", "cause": "NOANSWER"},
     ]
     assert any("no voicemail spool" in notice for notice in record["notices"])
+
+
+def test_a_finished_call_leaves_nothing_for_the_cyclic_collector(ari: Ari) -> None:
+    """The daemon collects cycles rarely (service/gc_schedule.py): an ARI call's objects must go
+    by reference counting, a transfer's and a caller hangup's alike."""
+    import gc
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        ari.call(keys=[AriKey(10.0, "2")])
+        ari.call(caller_hangup_at=10.0)
+        gc.collect()
+        ours = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith(("ivrflow.asterisk", "ivrflow.calls", "ivrflow.engine"))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert ours == []

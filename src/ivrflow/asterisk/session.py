@@ -67,7 +67,10 @@ class AriSession:
             if self.call is not None:
                 self.call.close()
             closed(self)
-            self.driver = None  # drop the cycle through the driver's callbacks
+            # The call and the driver hold this session's methods as callbacks: drop both
+            # cycles, so the call's objects go by reference counting (gc_schedule.py).
+            self.driver = None
+            self.call = None
 
 
 class AriCalls:
