@@ -15,7 +15,8 @@ from __future__ import annotations
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
-import defusedxml.ElementTree as SafeTree
+
+from .. import safe_xml
 
 # A result is a few hundred bytes; more is not an NLSML result worth parsing.
 MAX_RESULT_BYTES = 64 << 10
@@ -27,7 +28,7 @@ def transcription(body: str) -> str | None:
     if len(body) > MAX_RESULT_BYTES:
         return None
     try:
-        root = SafeTree.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = safe_xml.parse(body)
     except (defusedxml.DefusedXmlException, ParseError):
         return None
     if _local(root) != "result":

@@ -9,17 +9,15 @@ script is never run.
 
 from __future__ import annotations
 
-import traceback
-
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
-import defusedxml.ElementTree as SafeTree
 from pydantic import ValidationError
 
+from .. import safe_xml
 from ..menu.model import Ivr
 from ..menu.switch_variables import refusal
 from ..menu.verbs import VERBS, Jump, PlaySound, SetVar, Verb
@@ -54,11 +52,10 @@ def parse_reply(
     if not body.strip():
         return ReplyFailure("bad_xml", "empty reply; expected <Response>...</Response>")
     try:
-        root = SafeTree.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = safe_xml.parse(body)
     except defusedxml.DefusedXmlException as refused:
         return ReplyFailure("unsafe_xml", f"refused: {type(refused).__name__} (no DTD, entities or external references)")
     except ParseError as error:
-        _release_frames(error)
         return ReplyFailure("bad_xml", f"not well-formed XML: {error}")
     if root.tag != "Response":
         return ReplyFailure("bad_xml", f"root element is <{root.tag}>, expected <Response>")
@@ -81,20 +78,6 @@ def parse_reply(
             return ReplyFailure("bad_verb", f"verb {index} <{type(verb).__name__}>: {not_settable}")
         verbs.append(verb)
     return Reply(tuple(verbs))
-
-
-def _release_frames(error: BaseException) -> None:
-    """Clear the locals of the frames behind a parse error, which would otherwise live in a cycle.
-
-    xml.etree's parser raises ParseError while its own frame still holds the
-    expat error it replaces, whose traceback holds that frame: a cycle that
-    keeps every frame up the stack (the request's greenlet, its request) alive
-    until a full collection, which the daemon makes rare (service/gc_schedule.py).
-    """
-    seen: BaseException | None = error
-    while seen is not None:
-        traceback.clear_frames(seen.__traceback__)
-        seen = seen.__context__
 
 
 def _verb(element: Element, index: int) -> Verb | ReplyFailure:
