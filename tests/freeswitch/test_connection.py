@@ -10,7 +10,7 @@ import gevent
 import pytest
 from gevent import socket as gsocket
 
-from ivrflow.freeswitch.connection import ConnectionLost, EslConnection
+from ivrflow.freeswitch.connection import ConnectionLost, EslConnection, ReadPriority
 
 
 @pytest.fixture
@@ -78,3 +78,26 @@ def test_a_reset_is_connection_lost() -> None:
         while conn.read(1.0) is not None:
             pass
     listener.close()
+
+
+@pytest.mark.parametrize("first_ready", ["in menu", "letting go"])
+def test_a_call_in_its_menu_reads_before_one_letting_go_when_both_are_ready(first_ready: str) -> None:
+    pairs = {name: gsocket.socketpair() for name in ("in menu", "letting go")}
+    conns = {name: EslConnection(ours) for name, (ours, _) in pairs.items()}
+    conns["letting go"].set_priority(ReadPriority.LETTING_GO)
+    order: list[str] = []
+
+    def read(name: str) -> None:
+        assert conns[name].read(5.0) == b"x"
+        order.append(name)
+
+    readers = [gevent.spawn(read, name) for name in conns]
+    gevent.sleep(0)  # both wait in their reads
+    for name in sorted(pairs, key=lambda name: name != first_ready):
+        pairs[name][1].sendall(b"x")  # both ready before the loop polls again
+    gevent.joinall(readers, timeout=5, raise_error=True)
+    assert order == ["in menu", "letting go"]
+    for conn in conns.values():
+        conn.close()
+    for _, switch in pairs.values():
+        switch.close()

@@ -12,6 +12,7 @@ from ivrflow.calls.observer import QuietObserver
 from ivrflow.calls.registry import CallRegistry
 from ivrflow.engine import CallRecord
 from tests.switch_settings import switch_settings
+from ivrflow.freeswitch.connection import ReadPriority
 from ivrflow.freeswitch.session import CallSession
 from ivrflow.menu.files import load_menu_text
 from ivrflow.testing.fs_frames import (
@@ -60,6 +61,7 @@ class ScriptedSwitch:
     closed_reason: str | None = None
     _queue: deque[bytes] = field(default_factory=deque)
     empty_reads: int = 0
+    priorities: list[tuple[int, ReadPriority]] = field(default_factory=list)  # (writes before, priority)
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
@@ -102,6 +104,9 @@ class ScriptedSwitch:
     def close(self, reason: str = "closed by ivrflow") -> None:
         self.closed_reason = self.closed_reason or reason
 
+    def set_priority(self, priority: ReadPriority) -> None:
+        self.priorities.append((len(self.written), priority))
+
 
 @dataclass
 class Records(QuietObserver):
@@ -125,3 +130,8 @@ def test_a_call_from_handshake_to_exit_without_a_socket() -> None:
     [record] = seen.records
     assert record.outcome == "transfer" and record.transfer_destinations == ("002",)
     assert registry.open == 0 and switch.closed_reason is not None
+    # Its reads kept the menu's priority until the transfer, then gave way for the release.
+    [(writes_before, priority)] = switch.priorities
+    assert priority is ReadPriority.LETTING_GO
+    assert b"execute-app-name: transfer" in switch.written[writes_before - 1]
+    assert switch.written[writes_before].startswith(b"exit")

@@ -5,11 +5,13 @@ non-blocking socket, and through gevent's `sendall` only for what did not fit.
 Reads are made by the call's own greenlet, which waits on a watcher kept for
 the connection's life and a plain timer: cheaper than a socket timeout, which
 raises an exception each time it expires, and an engine timer expires on most reads.
+That watcher carries the read's priority (`ReadPriority`).
 """
 
 from __future__ import annotations
 
 import socket
+from enum import IntEnum
 from typing import Protocol
 
 import gevent
@@ -23,6 +25,18 @@ class ConnectionLost(Exception):
     """The socket closed or failed; nothing more can be sent or received."""
 
 
+class ReadPriority(IntEnum):
+    """A read's turn among the sockets found ready together (libev's watcher priority).
+
+    Each turn of the loop runs every ready watcher, the higher priorities
+    first, so a lower one waits for nothing but the higher ones of its turn.
+    The webhooks' sockets and the listener keep libev's default, 0.
+    """
+
+    IN_MENU = 1  # a caller waits on what this read leads to: a key's command, the next prompt
+    LETTING_GO = -1  # the call has left the menu; only the switch's release is left
+
+
 class Connection(Protocol):
     """What a call's session needs of its connection (EslConnection; a scripted one in tests)."""
 
@@ -34,6 +48,8 @@ class Connection(Protocol):
 
     def close(self, reason: str = "closed by ivrflow") -> None: ...
 
+    def set_priority(self, priority: ReadPriority) -> None: ...
+
 
 class EslConnection:
     def __init__(self, sock: socket.socket) -> None:
@@ -44,6 +60,7 @@ class EslConnection:
         # The non-blocking socket under gevent's: reads wait in _wait_readable.
         self._raw: socket.socket = getattr(sock, "_sock", sock)
         self._readable = self._hub.loop.io(sock.fileno(), 1)
+        self._priority = ReadPriority.IN_MENU
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
@@ -61,6 +78,10 @@ class EslConnection:
             except OSError as exc:
                 self._close(f"write failed: {exc}")
                 raise ConnectionLost(self.closed_reason) from exc
+
+    def set_priority(self, priority: ReadPriority) -> None:
+        """The priority of the reads from now on."""
+        self._priority = priority
 
     def read(self, timeout: float | None) -> bytes | None:
         """Bytes within `timeout` (b"" at EOF, after which the connection is closed), or None on timeout."""
@@ -90,6 +111,8 @@ class EslConnection:
     def _wait_readable(self, timeout: float | None) -> bool:
         """Sleep until the socket is readable (True) or `timeout` passes (False)."""
         waiter = Waiter(self._hub)
+        if self._readable.priority != self._priority:
+            self._readable.priority = self._priority  # only while stopped: libev's rule
         self._readable.start(waiter.switch, True)
         timer = None
         if timeout is not None:

@@ -26,7 +26,7 @@ from ..calls.routing import Rejected, choose_ivr
 from ..calls.setup import CallSetup
 from ..engine import CallerHungUp, DtmfReceived, Event, ShutdownRequested, SwitchFailed, clip_text
 from ..menu import Menu
-from .connection import Connection, ConnectionLost
+from .connection import Connection, ConnectionLost, ReadPriority
 from .dialogue import ChannelVariables, EslDialogue, SwitchSettings
 from .frames import caller_value
 
@@ -88,6 +88,7 @@ class CallSession:
             self._let_go()
         except Rejected as exc:
             self.observer.call_rejected(exc.reason, str(exc))
+            self.conn.set_priority(ReadPriority.LETTING_GO)
             self._exit()
         except ConnectionLost as exc:
             self.observer.error("connection_lost")
@@ -206,11 +207,12 @@ class CallSession:
         """Wait (bounded) until the switch is done with the channel, then say exit.
 
         A transferred call that is held waits until its target is safe without
-        the socket (the dialogue's check, at its deadline) or hangs up, or until
         the switch has said nothing for `idle_timeout`. A shutdown ends the wait,
         except for a held call: its target might be parked, and exit would end
         it there; it is let go only when safe, and otherwise closes with the process.
+        Its reads now go after those of calls still in their menus.
         """
+        self.conn.set_priority(ReadPriority.LETTING_GO)
         dialogue = self.dialogue
         holding = dialogue.transferred and not self.settings.exit_after_transfer
         deadline = time.monotonic() + self.settings.teardown_timeout
