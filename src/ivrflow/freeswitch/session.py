@@ -207,6 +207,7 @@ class CallSession:
         """Wait (bounded) until the switch is done with the channel, then say exit.
 
         A transferred call that is held waits until its target is safe without
+        the socket (the dialogue's check, at its deadline) or hangs up, or until
         the switch has said nothing for `idle_timeout`. A shutdown ends the wait,
         except for a held call: its target might be parked, and exit would end
         it there; it is let go only when safe, and otherwise closes with the process.
