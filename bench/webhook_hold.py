@@ -120,6 +120,12 @@ def ivrflow(menu: Path, daemon: list[str], log: Path) -> Iterator[tuple[str, int
         proc.wait(timeout=30)
 
 
+def steal_s() -> float:
+    """CPU seconds the hypervisor gave to other guests so far, all CPUs (/proc/stat's steal; 0 where absent)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
 def loadgen_args(address: str, scenario: str, count: int, over_s: float) -> list[str]:
     return [PY, "-m", "bench.loadgen", "--address", address, "--mix", scenario,
             "--rate", str(count / over_s), "--duration", str(over_s)]
@@ -134,10 +140,11 @@ def loadgen_result(proc: subprocess.Popen[str], timeout: float) -> dict[str, obj
 
 
 def callers(address: str, count: int, pid: int) -> dict[str, object]:
-    """The direct callers' run, with the daemon's CPU seconds and the machine's load (1 min) at its end."""
-    before = cpu_s(pid)
+    """The direct callers' run, with the daemon's CPU seconds, the CPU stolen from this guest and the load (1 min) at its end."""
+    before, stolen = cpu_s(pid), steal_s()
     run = loadgen_result(_popen(loadgen_args(address, "direct", count, CALLERS_OVER_S), stdout=subprocess.PIPE, stderr=subprocess.PIPE), 120)
-    return {**run, "daemon_cpu_s": round(cpu_s(pid) - before, 2), "load": round(os.getloadavg()[0], 2)}
+    return {**run, "daemon_cpu_s": round(cpu_s(pid) - before, 2), "steal_s": round(steal_s() - stolen, 2),
+            "load": round(os.getloadavg()[0], 2)}
 
 
 def until_the_requests_stop_arriving(base: str) -> int:
@@ -157,7 +164,8 @@ def figures(run: dict[str, object]) -> dict[str, object]:
     keys = run["key_to_cmd_ms"]
     assert isinstance(keys, dict)
     return {"p50_ms": keys["p50"], "p99_ms": keys["p99"], "max_ms": keys["max"], "n": keys["n"],
-            "lost": run["lost"], "left_open": run["left_open"], "daemon_cpu_s": run["daemon_cpu_s"], "load": run["load"]}
+            "lost": run["lost"], "left_open": run["left_open"], "daemon_cpu_s": run["daemon_cpu_s"], "steal_s": run["steal_s"],
+            "load": run["load"]}
 
 
 class InFlight:
