@@ -60,7 +60,7 @@ class EslConnection:
         # The non-blocking socket under gevent's: reads wait in _wait_readable.
         self._raw: socket.socket = getattr(sock, "_sock", sock)
         self._readable = self._hub.loop.io(sock.fileno(), 1)
-        self._priority = ReadPriority.IN_MENU
+        self._readable.priority = ReadPriority.IN_MENU
 
     def write(self, data: bytes) -> None:
         with self._write_lock:
@@ -80,8 +80,8 @@ class EslConnection:
                 raise ConnectionLost(self.closed_reason) from exc
 
     def set_priority(self, priority: ReadPriority) -> None:
-        """The priority of the reads from now on."""
-        self._priority = priority
+        """The priority of the reads from now on; between reads only (libev's rule: gevent raises otherwise)."""
+        self._readable.priority = priority
 
     def read(self, timeout: float | None) -> bytes | None:
         """Bytes within `timeout` (b"" at EOF, after which the connection is closed), or None on timeout."""
@@ -111,8 +111,6 @@ class EslConnection:
     def _wait_readable(self, timeout: float | None) -> bool:
         """Sleep until the socket is readable (True) or `timeout` passes (False)."""
         waiter = Waiter(self._hub)
-        if self._readable.priority != self._priority:
-            self._readable.priority = self._priority  # only while stopped: libev's rule
         self._readable.start(waiter.switch, True)
         timer = None
         if timeout is not None:
